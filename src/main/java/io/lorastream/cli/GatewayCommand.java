@@ -1,0 +1,40 @@
+package io.lorastream.cli;
+
+import io.lorastream.gateway.Gateway;
+import io.lorastream.gateway.GatewaySettings;
+import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.kafka.TopicAdmin;
+import io.lorastream.kafka.Topics;
+import io.lorastream.metrics.Metrics;
+import io.lorastream.model.BaseModel;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "gateway", mixinStandardHelpOptions = true,
+    description = "Serve completions with each tenant's newest adapter over an OpenAI-style HTTP API.")
+final class GatewayCommand implements Callable<Integer> {
+  @Mixin
+  KafkaOptions kafka = new KafkaOptions();
+
+  @Mixin
+  BaseModelOption base = new BaseModelOption();
+
+  @Option(names = "--port", defaultValue = "8080", description = "HTTP port (default: ${DEFAULT-VALUE}).")
+  int port;
+
+  @Override
+  public Integer call() throws Exception {
+    KafkaSettings settings = kafka.settings();
+    Topics topics = kafka.topics();
+    TopicAdmin.ensureTopics(settings, topics);
+    BaseModel model = BaseModel.load(base.resolve());
+    Gateway gateway = Gateway.start(model, settings, topics, GatewaySettings.defaults().withPort(port), Metrics.create());
+    Shutdown.awaitSignal(() -> {
+      gateway.close();
+      model.close();
+    });
+    return 0;
+  }
+}

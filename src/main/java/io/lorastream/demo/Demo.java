@@ -1,0 +1,101 @@
+package io.lorastream.demo;
+
+import io.lorastream.contract.AvroCodec;
+import io.lorastream.gateway.Gateway;
+import io.lorastream.gateway.GatewaySettings;
+import io.lorastream.kafka.EmbeddedKafkaBroker;
+import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.kafka.TopicAdmin;
+import io.lorastream.kafka.Topics;
+import io.lorastream.metrics.Metrics;
+import io.lorastream.model.BaseModel;
+import io.lorastream.train.ContinualTrainer;
+import io.lorastream.train.TrainerSettings;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Everything in one process: an embedded Kafka broker, the trainer, the gateway and a producer of
+ * synthetic examples for three tenants. Runs until interrupted (Ctrl-C), then stops in order.
+ */
+public final class Demo implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Demo.class);
+
+  private final EmbeddedKafkaBroker broker;
+  private final BaseModel base;
+  private final ContinualTrainer trainer;
+  private final Gateway gateway;
+  private final Thread producer;
+  private final CountDownLatch stopProducing = new CountDownLatch(1);
+
+  /**
+   * @param dataDir where the broker keeps its data
+   * @param baseModelDir the base model to fine-tune
+   * @param httpPort gateway port (0 = any free port)
+   * @param examplesPerSecond synthetic examples produced per second, over all tenants
+   */
+  public Demo(Path dataDir, Path baseModelDir, int httpPort, double examplesPerSecond) {
+    Metrics metrics = Metrics.create();
+    broker = EmbeddedKafkaBroker.start(dataDir.resolve("kafka"), 0);
+    KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
+    Topics topics = Topics.defaults();
+    TopicAdmin.ensureTopics(kafka, topics);
+    base = BaseModel.load(baseModelDir);
+    log.info("base model {} (sha256 {})", baseModelDir, base.weightsSha256());
+    TrainerSettings trainerSettings = TrainerSettings.defaults().withBatching(4, Duration.ofMillis(500));
+    trainer = new ContinualTrainer(base, kafka, topics, topics.examples().name(), trainerSettings, metrics).start();
+    gateway = Gateway.start(base, kafka, topics, GatewaySettings.defaults().withPort(httpPort), metrics);
+    producer = new Thread(() -> produce(kafka, topics, examplesPerSecond), "lorastream-demo-producer");
+    producer.setDaemon(true);
+    producer.start();
+  }
+
+  public int httpPort() {
+    return gateway.port();
+  }
+
+  public String bootstrapServers() {
+    return broker.bootstrapServers();
+  }
+
+  private void produce(KafkaSettings kafka, Topics topics, double perSecond) {
+    long pauseMillis = Math.max(1, Math.round(1000 / perSecond));
+    try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
+        new ByteArraySerializer())) {
+      for (long n = 0; ; n++) {
+        SyntheticExamples.Tenant tenant = SyntheticExamples.TENANTS.get((int) (n % SyntheticExamples.TENANTS.size()));
+        long perTenant = n / SyntheticExamples.TENANTS.size();
+        p.send(new ProducerRecord<>(topics.examples().name(), tenant.id(),
+            AvroCodec.TRAINING_EXAMPLE.encode(SyntheticExamples.example(tenant, perTenant))));
+        if (stopProducing.await(pauseMillis, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+          return;
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException e) {
+      log.warn("demo producer stopped: {}", e.toString());
+    }
+  }
+
+  @Override
+  public void close() {
+    stopProducing.countDown();
+    try {
+      producer.join(5_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    gateway.close();
+    trainer.close();
+    base.close();
+    broker.close();
+  }
+}

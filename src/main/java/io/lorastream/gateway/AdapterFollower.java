@@ -1,0 +1,108 @@
+package io.lorastream.gateway;
+
+import io.lorastream.contract.AvroCodec;
+import io.lorastream.contract.CodecException;
+import io.lorastream.kafka.KafkaSettings;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Follows the compacted adapters topic from its beginning into the {@link AdapterStore}, on its own
+ * thread. Ready once it has read up to the end offsets seen at start. While Kafka is away the store
+ * keeps what it has, and the consumer keeps retrying.
+ */
+public final class AdapterFollower implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(AdapterFollower.class);
+
+  private final KafkaSettings kafka;
+  private final String topic;
+  private final AdapterStore store;
+  private final Thread thread;
+  private volatile boolean running = true;
+  private volatile boolean caughtUp;
+  private volatile KafkaConsumer<String, byte[]> consumer;
+
+  public AdapterFollower(KafkaSettings kafka, String topic, AdapterStore store) {
+    this.kafka = kafka;
+    this.topic = topic;
+    this.store = store;
+    this.thread = new Thread(this::run, "lorastream-adapter-follower");
+    this.thread.setDaemon(true);
+  }
+
+  public AdapterFollower start() {
+    thread.start();
+    return this;
+  }
+
+  /** True once every snapshot published before start has been applied (or refused). */
+  public boolean caughtUp() {
+    return caughtUp;
+  }
+
+  private void run() {
+    // A group id is needed by read_committed consumers' config; nothing is committed: we always re-read.
+    Map<String, Object> props = kafka.consumer("lorastream-gateway-" + UUID.randomUUID());
+    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(props, new StringDeserializer(),
+        new ByteArrayDeserializer())) {
+      consumer = c;
+      List<TopicPartition> partitions = c.partitionsFor(topic, Duration.ofMinutes(5)).stream()
+          .map(p -> new TopicPartition(topic, p.partition())).toList();
+      c.assign(partitions);
+      c.seekToBeginning(partitions);
+      Map<TopicPartition, Long> endAtStart = c.endOffsets(partitions, Duration.ofMinutes(5));
+      while (running) {
+        for (ConsumerRecord<String, byte[]> record : c.poll(Duration.ofMillis(200))) {
+          apply(record);
+        }
+        if (!caughtUp && endAtStart.entrySet().stream().allMatch(e -> c.position(e.getKey()) >= e.getValue())) {
+          caughtUp = true;
+          log.info("adapter store caught up: {} tenants", store.all().size());
+        }
+      }
+    } catch (WakeupException e) {
+      if (running) {
+        throw e;
+      }
+    } catch (RuntimeException e) {
+      log.error("adapter follower stopped: {}", e.toString(), e);
+    }
+  }
+
+  private void apply(ConsumerRecord<String, byte[]> record) {
+    if (record.value() == null) {
+      store.remove(record.key());
+      return;
+    }
+    try {
+      store.apply(AvroCodec.ADAPTER_SNAPSHOT.decode(record.value()));
+    } catch (CodecException e) {
+      log.warn("unreadable snapshot at {}-{}@{}: {}", record.topic(), record.partition(), record.offset(),
+          e.dlqReason());
+    }
+  }
+
+  @Override
+  public void close() {
+    running = false;
+    KafkaConsumer<String, byte[]> c = consumer;
+    if (c != null) {
+      c.wakeup();
+    }
+    try {
+      thread.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,92 @@
+package io.lorastream.metrics;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
+import io.prometheus.metrics.expositionformats.ExpositionFormats;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+/**
+ * The metrics of one lorastream process, in one Prometheus registry. Components receive this object
+ * and register or update only their own metrics; {@link #scrape} renders the whole registry.
+ */
+public final class Metrics {
+  private final PrometheusRegistry registry;
+  private final ExpositionFormats formats = ExpositionFormats.init();
+
+  // Trainer
+  public final Counter trainerExamples;
+  public final Counter trainerSteps;
+  public final Counter trainerTokens;
+  public final Histogram trainerStepSeconds;
+  public final Counter snapshotsPublished;
+  public final Gauge trainerTenants;
+
+  // Gateway
+  public final Counter gatewayRequests;
+  public final Histogram gatewayRequestSeconds;
+  public final Counter gatewayTokensGenerated;
+  public final Gauge gatewayAdaptersResident;
+  public final Counter gatewaySnapshotsRejected;
+  public final Counter gatewaySnapshotsApplied;
+
+  private Metrics(PrometheusRegistry registry) {
+    this.registry = registry;
+    trainerExamples = Counter.builder().name("lorastream_trainer_examples_total")
+        .help("Examples consumed by the trainer, by outcome").labelNames("outcome").register(registry);
+    trainerSteps = Counter.builder().name("lorastream_trainer_steps_total")
+        .help("Optimizer steps taken").register(registry);
+    trainerTokens = Counter.builder().name("lorastream_trainer_tokens_total")
+        .help("Tokens processed by training steps (padding excluded)").register(registry);
+    trainerStepSeconds = Histogram.builder().name("lorastream_trainer_step_seconds")
+        .help("Duration of one training step (forward, backward, optimizer)").register(registry);
+    snapshotsPublished = Counter.builder().name("lorastream_trainer_snapshots_published_total")
+        .help("Adapter snapshots published").register(registry);
+    trainerTenants = Gauge.builder().name("lorastream_trainer_tenants")
+        .help("Tenants with training state in this trainer").register(registry);
+
+    gatewayRequests = Counter.builder().name("lorastream_gateway_requests_total")
+        .help("HTTP requests by route and status").labelNames("route", "status").register(registry);
+    gatewayRequestSeconds = Histogram.builder().name("lorastream_gateway_request_seconds")
+        .help("HTTP request latency by route").labelNames("route").register(registry);
+    gatewayTokensGenerated = Counter.builder().name("lorastream_gateway_tokens_generated_total")
+        .help("Completion tokens generated").register(registry);
+    gatewayAdaptersResident = Gauge.builder().name("lorastream_gateway_adapters_resident")
+        .help("Adapters held in memory by the gateway").register(registry);
+    gatewaySnapshotsRejected = Counter.builder().name("lorastream_gateway_snapshots_rejected_total")
+        .help("Adapter snapshots refused, by reason").labelNames("reason").register(registry);
+    gatewaySnapshotsApplied = Counter.builder().name("lorastream_gateway_snapshots_applied_total")
+        .help("Adapter snapshots loaded and served").register(registry);
+  }
+
+  /** A fresh registry with the JVM metrics and every lorastream metric registered. */
+  public static Metrics create() {
+    PrometheusRegistry registry = new PrometheusRegistry();
+    JvmMetrics.builder().register(registry);
+    return new Metrics(registry);
+  }
+
+  public PrometheusRegistry registry() {
+    return registry;
+  }
+
+  /** The registry rendered for a scraper that sent this Accept header (may be null). */
+  public Scrape scrape(String acceptHeader) {
+    ExpositionFormatWriter writer = formats.findWriter(acceptHeader);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try {
+      writer.write(out, registry.scrape());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return new Scrape(writer.getContentType(), out.toByteArray());
+  }
+
+  /** A rendered scrape: its content type and body. */
+  public record Scrape(String contentType, byte[] body) {}
+}

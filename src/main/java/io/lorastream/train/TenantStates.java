@@ -1,0 +1,117 @@
+package io.lorastream.train;
+
+import io.lorastream.avro.AdapterCheckpoint;
+import io.lorastream.avro.AdapterSnapshot;
+import io.lorastream.avro.TrainedOffset;
+import io.lorastream.contract.Sha256;
+import io.lorastream.model.BaseModel;
+import io.lorastream.model.LoraAdapter;
+import io.lorastream.model.LoraConfig;
+import io.lorastream.model.LoraTrainer;
+import io.lorastream.model.TrainingSettings;
+import java.nio.ByteBuffer;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.TopicPartition;
+
+/** Creates tenant states fresh or from checkpoints, and turns them into checkpoints and snapshots. */
+final class TenantStates {
+  private final BaseModel base;
+  private final TrainerSettings settings;
+
+  TenantStates(BaseModel base, TrainerSettings settings) {
+    this.base = base;
+    this.settings = settings;
+  }
+
+  TenantState fresh(String tenant) {
+    // Each tenant's initialisation depends only on the seed and its id, so it is reproducible.
+    long seed = settings.seed() ^ tenant.hashCode();
+    LoraAdapter adapter = LoraAdapter.initialise(base, settings.lora(), seed);
+    return new TenantState(tenant, adapter, new LoraTrainer(base, adapter, settings.training()),
+        Map.of(), 0, 0, null);
+  }
+
+  TenantState restore(AdapterCheckpoint checkpoint) {
+    if (!checkpoint.getBaseModelSha256().equals(base.weightsSha256())) {
+      throw new IllegalStateException("checkpoint of tenant " + checkpoint.getTenant()
+          + " was trained on base model " + checkpoint.getBaseModelSha256()
+          + ", this trainer runs " + base.weightsSha256());
+    }
+    LoraConfig lora = new LoraConfig(checkpoint.getRank(), checkpoint.getAlpha(),
+        List.copyOf(checkpoint.getTargetModules()), settings.lora().dropout(), checkpoint.getUseRslora());
+    LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(bytes(checkpoint.getWeights()), lora, base);
+    TrainingSettings training = settings.training();
+    LoraTrainer trainer = new LoraTrainer(base, adapter, training);
+    trainer.restoreOptimizerState(bytes(checkpoint.getOptimizerState()), checkpoint.getStep());
+    Map<TopicPartition, Long> through = new HashMap<>();
+    for (TrainedOffset t : checkpoint.getTrainedThrough()) {
+      through.put(new TopicPartition(t.getTopic(), t.getPartition()), t.getNextOffset());
+    }
+    return new TenantState(checkpoint.getTenant(), adapter, trainer, through,
+        checkpoint.getExamplesSeen(), checkpoint.getPublishedVersion(), null);
+  }
+
+  AdapterCheckpoint checkpoint(TenantState state, byte[] weights, long nowMillis) {
+    LoraConfig lora = state.adapter.config();
+    return AdapterCheckpoint.newBuilder()
+        .setTenant(state.tenant)
+        .setStep(state.trainer.stepCount())
+        .setBaseModelSha256(base.weightsSha256())
+        .setRank(lora.rank())
+        .setAlpha(lora.alpha())
+        .setTargetModules(List.copyOf(lora.targetModules()))
+        .setUseRslora(lora.useRslora())
+        .setWeights(ByteBuffer.wrap(weights))
+        .setOptimizerState(ByteBuffer.wrap(state.trainer.optimizerStateSafetensors()))
+        .setRngState(settings.seed())
+        .setTrainedThrough(offsets(state))
+        .setExamplesSeen(state.examplesSeen)
+        .setPublishedVersion(state.publishedVersion)
+        .setCreatedAt(Instant.ofEpochMilli(nowMillis))
+        .build();
+  }
+
+  /** The next version of this tenant's adapter; the caller bumps {@code publishedVersion}. */
+  AdapterSnapshot snapshot(TenantState state, byte[] weights, long nowMillis) {
+    LoraConfig lora = state.adapter.config();
+    long version = state.publishedVersion + 1;
+    return AdapterSnapshot.newBuilder()
+        .setTenant(state.tenant)
+        .setVersion(version)
+        .setParentVersion(state.publishedVersion == 0 ? null : state.publishedVersion)
+        .setBaseModelSha256(base.weightsSha256())
+        .setRank(lora.rank())
+        .setAlpha(lora.alpha())
+        .setTargetModules(List.copyOf(lora.targetModules()))
+        .setUseRslora(lora.useRslora())
+        .setWeights(ByteBuffer.wrap(weights))
+        .setWeightsSha256(Sha256.hex(weights))
+        .setTrainedThrough(offsets(state))
+        .setExamplesSeen(state.examplesSeen)
+        .setTrainLoss(Float.isFinite(state.lastLoss) ? state.lastLoss : null)
+        .setNewestEventTime(state.newestEventTime == null ? null : Instant.ofEpochMilli(state.newestEventTime))
+        .setCreatedAt(Instant.ofEpochMilli(nowMillis))
+        .build();
+  }
+
+  private static List<TrainedOffset> offsets(TenantState state) {
+    List<TrainedOffset> list = new ArrayList<>();
+    state.trainedThrough.entrySet().stream()
+        .sorted(Comparator.comparing((Map.Entry<TopicPartition, Long> e) -> e.getKey().topic())
+            .thenComparingInt(e -> e.getKey().partition()))
+        .forEach(e -> list.add(new TrainedOffset(e.getKey().topic(), e.getKey().partition(), e.getValue())));
+    return list;
+  }
+
+  static byte[] bytes(ByteBuffer buffer) {
+    ByteBuffer b = buffer.duplicate();
+    byte[] out = new byte[b.remaining()];
+    b.get(out);
+    return out;
+  }
+}
