@@ -23,10 +23,10 @@ final class KafkaOptions {
   Map<String, String> clientProperties = new LinkedHashMap<>();
 
   KafkaSettings settings() {
-    return KafkaSettings.of(bootstrapServers, clientProperties);
+    return new KafkaSettings(bootstrapServers, clientProperties);
   }
 
   Topics topics() {
-    return Topics.withPrefix(topicPrefix);
+    return new Topics(topicPrefix);
   }
 }

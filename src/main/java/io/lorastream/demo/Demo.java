@@ -45,7 +45,7 @@ public final class Demo implements AutoCloseable {
     Metrics metrics = Metrics.create();
     broker = EmbeddedKafkaBroker.start(dataDir.resolve("kafka"), 0);
     KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
-    Topics topics = Topics.defaults();
+    Topics topics = new Topics();
     TopicAdmin.ensureTopics(kafka, topics);
     base = BaseModel.load(baseModelDir);
     log.info("base model {} (sha256 {})", baseModelDir, base.weightsSha256());

@@ -1,0 +1,133 @@
+package io.lorastream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.lorastream.avro.AdapterSnapshot;
+import io.lorastream.avro.TrainingExample;
+import io.lorastream.contract.AvroCodec;
+import io.lorastream.gateway.Gateway;
+import io.lorastream.gateway.GatewaySettings;
+import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.kafka.TopicAdmin;
+import io.lorastream.kafka.Topics;
+import io.lorastream.metrics.Metrics;
+import io.lorastream.model.BaseModel;
+import io.lorastream.model.TinyModelFactory;
+import io.lorastream.testing.EmbeddedKafkaExtension;
+import io.lorastream.testing.TopicProbe;
+import io.lorastream.train.ContinualTrainer;
+import io.lorastream.train.TrainerSettings;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Examples in through the real broker, a snapshot out, and the gateway serving it over HTTP. */
+class EndToEndTest {
+  @RegisterExtension
+  static final EmbeddedKafkaExtension KAFKA = new EmbeddedKafkaExtension();
+
+  @TempDir
+  Path modelDir;
+
+  @Test
+  void examplesBecomeAServedAdapterAndBadRecordsGoToTheDlq() throws Exception {
+    TinyModelFactory.create(modelDir, 7);
+    KafkaSettings kafka = KAFKA.settings();
+    Topics topics = new Topics("e2e.");
+    TopicAdmin.ensureTopics(kafka, topics);
+    Metrics metrics = Metrics.create();
+    TrainerSettings trainerSettings = TrainerSettings.defaults().withBatching(2, Duration.ofMillis(200));
+
+    try (BaseModel base = BaseModel.load(modelDir);
+        ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.examples().name(),
+            trainerSettings, metrics).start();
+        Gateway gateway = Gateway.start(base, kafka, topics, GatewaySettings.defaults().withPort(0), metrics);
+        KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
+            new ByteArraySerializer())) {
+      for (int i = 0; i < 4; i++) {
+        producer.send(new ProducerRecord<>(topics.examples().name(), "acme", AvroCodec.TRAINING_EXAMPLE.encode(
+            example("acme", "acme-" + i, "Question: refund window?\nAnswer:", " 30 days."))));
+      }
+      producer.send(new ProducerRecord<>(topics.examples().name(), "acme",
+          "{\"not\": \"avro\"}".getBytes(StandardCharsets.UTF_8)));
+      producer.send(new ProducerRecord<>(topics.examples().name(), "Bad Tenant", AvroCodec.TRAINING_EXAMPLE.encode(
+          example("Bad Tenant", "x-1", "p", "c"))));
+      producer.flush();
+
+      // The trainer publishes a snapshot that has seen all four good examples.
+      List<ConsumerRecord<String, byte[]>> snapshots = TopicProbe.readUntil(kafka, topics.adapters().name(),
+          records -> records.stream().anyMatch(r -> decode(r).getExamplesSeen() == 4), Duration.ofSeconds(90));
+      AdapterSnapshot last = decode(snapshots.get(snapshots.size() - 1));
+      assertThat(last.getTenant()).isEqualTo("acme");
+      assertThat(last.getVersion()).isGreaterThanOrEqualTo(1);
+      assertThat(last.getBaseModelSha256()).isEqualTo(base.weightsSha256());
+      assertThat(last.getTrainedThrough()).singleElement()
+          .satisfies(t -> assertThat(t.getNextOffset()).isGreaterThanOrEqualTo(4));
+
+      // Both bad records are in the DLQ with their original bytes and a reason.
+      List<ConsumerRecord<String, byte[]>> dead = TopicProbe.readUntil(kafka, topics.dlq().name(),
+          records -> records.size() >= 2, Duration.ofSeconds(30));
+      assertThat(dead).extracting(r -> new String(r.headers().lastHeader(Topics.ERROR_HEADER).value(),
+          StandardCharsets.UTF_8)).anySatisfy(reason -> assertThat(reason).startsWith("bad-magic"))
+          .anySatisfy(reason -> assertThat(reason).startsWith("invalid-tenant"));
+      assertThat(dead).anySatisfy(r -> assertThat(new String(r.value(), StandardCharsets.UTF_8))
+          .isEqualTo("{\"not\": \"avro\"}"));
+
+      // The gateway serves the newest version of acme.
+      HttpClient http = HttpClient.newHttpClient();
+      String url = "http://127.0.0.1:" + gateway.port();
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      JsonObject served = null;
+      while (served == null && System.nanoTime() < deadline) {
+        JsonArray models = new JsonObject(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/models")).build(),
+            HttpResponse.BodyHandlers.ofString()).body()).getJsonArray("data");
+        for (int i = 0; i < models.size(); i++) {
+          JsonObject m = models.getJsonObject(i);
+          if (m.getString("id").equals("acme") && m.getLong("version") == last.getVersion()) {
+            served = m;
+          }
+        }
+        Thread.sleep(100);
+      }
+      assertThat(served).as("acme v%d in /v1/models", last.getVersion()).isNotNull();
+
+      HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/completions"))
+          .header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString(new JsonObject().put("model", "acme")
+              .put("prompt", "Question: refund window?\nAnswer:").put("max_tokens", 8).encode()))
+          .build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(response.statusCode()).isEqualTo(200);
+      JsonObject body = new JsonObject(response.body());
+      assertThat(body.getJsonObject("adapter").getLong("version")).isEqualTo(last.getVersion());
+      assertThat(response.headers().firstValue("X-Adapter-Version")).hasValue(Long.toString(last.getVersion()));
+      assertThat(body.getJsonArray("choices").getJsonObject(0).getString("text")).isNotNull();
+      assertThat(body.getJsonObject("usage").getInteger("completion_tokens")).isBetween(1, 8);
+    }
+  }
+
+  static TrainingExample example(String tenant, String id, String prompt, String completion) {
+    return TrainingExample.newBuilder().setId(id).setTenant(tenant).setPrompt(prompt).setCompletion(completion)
+        .setWeight(1f).setEventTime(Instant.now()).setMetadata(Map.of()).build();
+  }
+
+  private static AdapterSnapshot decode(ConsumerRecord<String, byte[]> record) {
+    return AvroCodec.ADAPTER_SNAPSHOT.decode(record.value());
+  }
+}

@@ -1,0 +1,97 @@
+package io.lorastream.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.lorastream.avro.AdapterSnapshot;
+import io.lorastream.contract.Sha256;
+import io.lorastream.metrics.Metrics;
+import io.lorastream.model.BaseModel;
+import io.lorastream.model.LoraAdapter;
+import io.lorastream.model.LoraConfig;
+import io.lorastream.model.TinyModelFactory;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AdapterStoreTest {
+  @TempDir
+  static Path modelDir;
+  static BaseModel base;
+
+  @BeforeAll
+  static void load() {
+    TinyModelFactory.create(modelDir, 3);
+    base = BaseModel.load(modelDir);
+  }
+
+  @AfterAll
+  static void close() {
+    base.close();
+  }
+
+  private final List<AutoCloseable> retired = new ArrayList<>();
+  private final Metrics metrics = Metrics.create();
+  private final AdapterStore store = new AdapterStore(base, metrics, retired::add);
+
+  private static AdapterSnapshot snapshot(String tenant, long version, String baseSha, long seed) {
+    LoraConfig config = LoraConfig.defaults();
+    byte[] weights;
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, config, seed)) {
+      weights = adapter.toPeftSafetensors();
+    }
+    return AdapterSnapshot.newBuilder().setTenant(tenant).setVersion(version).setParentVersion(null)
+        .setBaseModelSha256(baseSha).setRank(config.rank()).setAlpha(config.alpha())
+        .setTargetModules(config.targetModules()).setUseRslora(config.useRslora())
+        .setWeights(ByteBuffer.wrap(weights)).setWeightsSha256(Sha256.hex(weights))
+        .setTrainedThrough(List.of()).setExamplesSeen(version).setCreatedAt(Instant.now()).build();
+  }
+
+  @Test
+  void servesANewerVersionAndRetiresTheOldOne() {
+    assertThat(store.apply(snapshot("acme", 1, base.weightsSha256(), 1))).isTrue();
+    assertThat(store.apply(snapshot("acme", 2, base.weightsSha256(), 2))).isTrue();
+    assertThat(store.get("acme")).hasValueSatisfying(a -> assertThat(a.version()).isEqualTo(2));
+    assertThat(retired).hasSize(1);
+  }
+
+  @Test
+  void rejectsSnapshotForAnotherBaseModelAndKeepsServingThePrevious() {
+    store.apply(snapshot("acme", 1, base.weightsSha256(), 1));
+    assertThat(store.apply(snapshot("acme", 2, "0".repeat(64), 2))).isFalse();
+    assertThat(store.get("acme")).hasValueSatisfying(a -> assertThat(a.version()).isEqualTo(1));
+    assertThat(metrics.gatewaySnapshotsRejected.labelValues("foreign-base").get()).isEqualTo(1.0);
+  }
+
+  @Test
+  void rejectsSnapshotWhoseWeightsDoNotMatchTheirDigest() {
+    store.apply(snapshot("acme", 1, base.weightsSha256(), 1));
+    AdapterSnapshot corrupt = snapshot("acme", 2, base.weightsSha256(), 2);
+    byte[] weights = corrupt.getWeights().array().clone();
+    weights[weights.length - 1] ^= 0x01;
+    corrupt.setWeights(ByteBuffer.wrap(weights));
+    assertThat(store.apply(corrupt)).isFalse();
+    assertThat(store.get("acme")).hasValueSatisfying(a -> assertThat(a.version()).isEqualTo(1));
+    assertThat(metrics.gatewaySnapshotsRejected.labelValues("digest-mismatch").get()).isEqualTo(1.0);
+  }
+
+  @Test
+  void rejectsAnOlderVersion() {
+    store.apply(snapshot("acme", 3, base.weightsSha256(), 1));
+    assertThat(store.apply(snapshot("acme", 2, base.weightsSha256(), 2))).isFalse();
+    assertThat(store.get("acme")).hasValueSatisfying(a -> assertThat(a.version()).isEqualTo(3));
+  }
+
+  @Test
+  void tombstoneRemovesTheTenant() {
+    store.apply(snapshot("acme", 1, base.weightsSha256(), 1));
+    store.remove("acme");
+    assertThat(store.get("acme")).isEmpty();
+    assertThat(retired).hasSize(1);
+  }
+}

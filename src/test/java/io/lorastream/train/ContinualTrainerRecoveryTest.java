@@ -1,0 +1,117 @@
+package io.lorastream.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.lorastream.avro.AdapterSnapshot;
+import io.lorastream.avro.TrainingExample;
+import io.lorastream.contract.AvroCodec;
+import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.kafka.TopicAdmin;
+import io.lorastream.kafka.Topics;
+import io.lorastream.metrics.Metrics;
+import io.lorastream.model.BaseModel;
+import io.lorastream.model.TinyModelFactory;
+import io.lorastream.testing.EmbeddedKafkaExtension;
+import io.lorastream.testing.TopicProbe;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A trainer stopped half-way and replaced by another instance resumes from the committed
+ * checkpoint: no example is trained twice or lost, and the weights equal an uninterrupted run.
+ */
+class ContinualTrainerRecoveryTest {
+  @RegisterExtension
+  static final EmbeddedKafkaExtension KAFKA = new EmbeddedKafkaExtension();
+
+  @TempDir
+  static Path modelDir;
+
+  // Only full micro-batches train (the wait is far longer than the test), so batches are deterministic.
+  private static final TrainerSettings SETTINGS =
+      TrainerSettings.defaults().withBatching(2, Duration.ofMinutes(10));
+
+  @BeforeAll
+  static void createModel() {
+    TinyModelFactory.create(modelDir, 11);
+  }
+
+  @Test
+  void restartedTrainerResumesExactlyWhereTheFirstStopped() throws Exception {
+    KafkaSettings kafka = KAFKA.settings();
+    Topics interrupted = new Topics("interrupted.");
+    Topics uninterrupted = new Topics("uninterrupted.");
+    TopicAdmin.ensureTopics(kafka, interrupted);
+    TopicAdmin.ensureTopics(kafka, uninterrupted);
+
+    try (BaseModel base = BaseModel.load(modelDir)) {
+      // Interrupted: 6 examples, stop, 2 more, a new instance takes over.
+      produce(kafka, interrupted, 0, 6);
+      try (ContinualTrainer first = trainer(base, kafka, interrupted, "first")) {
+        awaitExamplesSeen(kafka, interrupted, 6);
+      }
+      produce(kafka, interrupted, 6, 8);
+      AdapterSnapshot resumed;
+      try (ContinualTrainer second = trainer(base, kafka, interrupted, "second")) {
+        resumed = awaitExamplesSeen(kafka, interrupted, 8);
+      }
+
+      // Uninterrupted: the same 8 examples through one trainer.
+      produce(kafka, uninterrupted, 0, 8);
+      AdapterSnapshot straight;
+      try (ContinualTrainer only = trainer(base, kafka, uninterrupted, "only")) {
+        straight = awaitExamplesSeen(kafka, uninterrupted, 8);
+      }
+
+      assertThat(resumed.getVersion()).isEqualTo(4);
+      assertThat(resumed.getParentVersion()).isEqualTo(3L);
+      assertThat(resumed.getWeightsSha256()).isEqualTo(straight.getWeightsSha256());
+      assertThat(resumed.getTrainedThrough()).singleElement()
+          .satisfies(t -> assertThat(t.getNextOffset()).isEqualTo(8));
+      // Every published version trained on strictly more examples: nothing was trained twice.
+      List<AdapterSnapshot> versions = TopicProbe.readUntil(kafka, interrupted.adapters().name(),
+          r -> r.size() >= 4, Duration.ofSeconds(10)).stream().map(ContinualTrainerRecoveryTest::decode).toList();
+      assertThat(versions).extracting(AdapterSnapshot::getExamplesSeen).containsExactly(2L, 4L, 6L, 8L);
+    }
+  }
+
+  private static ContinualTrainer trainer(BaseModel base, KafkaSettings kafka, Topics topics, String instance) {
+    return new ContinualTrainer(base, kafka, topics, topics.examples().name(), SETTINGS.withInstanceId(instance),
+        Metrics.create()).start();
+  }
+
+  private static void produce(KafkaSettings kafka, Topics topics, int from, int to) {
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
+        new ByteArraySerializer())) {
+      for (int i = from; i < to; i++) {
+        TrainingExample e = TrainingExample.newBuilder().setId("t-" + i).setTenant("tenant-a")
+            .setPrompt("Question " + i + "?\nAnswer:").setCompletion(" answer " + i + ".").setWeight(1f)
+            .setEventTime(Instant.ofEpochMilli(1_000_000L + i)).setMetadata(Map.of()).build();
+        producer.send(new ProducerRecord<>(topics.examples().name(), "tenant-a", AvroCodec.TRAINING_EXAMPLE.encode(e)));
+      }
+    }
+  }
+
+  private static AdapterSnapshot awaitExamplesSeen(KafkaSettings kafka, Topics topics, long seen) {
+    List<ConsumerRecord<String, byte[]>> records = TopicProbe.readUntil(kafka, topics.adapters().name(),
+        r -> r.stream().anyMatch(x -> decode(x).getExamplesSeen() >= seen), Duration.ofSeconds(90));
+    return records.stream().map(ContinualTrainerRecoveryTest::decode)
+        .filter(s -> s.getExamplesSeen() >= seen).findFirst().orElseThrow();
+  }
+
+  private static AdapterSnapshot decode(ConsumerRecord<String, byte[]> record) {
+    return AvroCodec.ADAPTER_SNAPSHOT.decode(record.value());
+  }
+}
