@@ -161,6 +161,9 @@ public final class AvroCodec<T extends SpecificRecord> {
     T record;
     try {
       record = reader.read(null, decoder);
+    } catch (SecurityException e) {
+      // A set-up fault, not bad data: the record must not go to the dead letter topic.
+      throw new IllegalStateException("Avro does not trust " + type.getName(), e);
     } catch (EOFException e) {
       throw new CodecException(
           CodecException.Reason.TRUNCATED,
