@@ -12,9 +12,11 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.CreateTopicsOptions;
 import org.apache.kafka.clients.admin.CreateTopicsResult;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,6 +49,7 @@ public final class TopicAdmin {
       throw new KafkaUnavailableException(
           "cannot connect to Kafka at " + settings.bootstrapServers() + ": " + e.getMessage(), e);
     }
+    boolean answered = false;
     try {
       Collection<Node> nodes =
           await(admin.describeCluster().nodes(), deadline, settings, timeout);
@@ -70,8 +73,55 @@ public final class TopicAdmin {
       if (!created.isEmpty()) {
         LOG.info("Created topics {} with replication factor {}", created, replication);
       }
+      awaitLeaders(admin, wanted.stream().map(NewTopic::name).toList(), deadline, settings, timeout);
+      answered = true;
     } finally {
-      admin.close(Duration.ofSeconds(5));
+      // After a failure nothing is worth waiting for.
+      admin.close(answered ? Duration.ofSeconds(5) : Duration.ZERO);
+    }
+  }
+
+  /**
+   * Waits until the broker's metadata shows every partition of {@code names} with a leader, so a
+   * producer started right after {@link #ensureTopics} finds its topic.
+   */
+  private static void awaitLeaders(
+      Admin admin, List<String> names, long deadline, KafkaSettings settings, Duration timeout) {
+    while (true) {
+      try {
+        Map<String, TopicDescription> described =
+            admin.describeTopics(names).allTopicNames()
+                .get(Math.max(1, remainingMs(deadline)), TimeUnit.MILLISECONDS);
+        boolean ready =
+            described.values().stream()
+                .flatMap(d -> d.partitions().stream())
+                .allMatch(p -> p.leader() != null && !p.leader().isEmpty());
+        if (ready) {
+          return;
+        }
+      } catch (ExecutionException e) {
+        if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
+          throw new KafkaUnavailableException(
+              "Kafka at " + settings.bootstrapServers() + " cannot describe topics: "
+                  + e.getCause().getMessage(), e.getCause());
+        }
+      } catch (TimeoutException e) {
+        throw new KafkaUnavailableException(unreachable(settings, timeout), e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new KafkaUnavailableException("interrupted while waiting for Kafka", e);
+      }
+      if (remainingMs(deadline) <= 0) {
+        throw new KafkaUnavailableException(
+            "topics " + names + " have no leader at " + settings.bootstrapServers() + " after "
+                + timeout.toSeconds() + " s", null);
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new KafkaUnavailableException("interrupted while waiting for Kafka", e);
+      }
     }
   }
 
