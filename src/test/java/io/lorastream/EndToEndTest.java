@@ -117,8 +117,10 @@ class EndToEndTest {
       JsonObject body = new JsonObject(response.body());
       assertThat(body.getJsonObject("adapter").getLong("version")).isEqualTo(last.getVersion());
       assertThat(response.headers().firstValue("X-Adapter-Version")).hasValue(Long.toString(last.getVersion()));
+      // After two steps the tiny model's answer is not yet meaningful (it may even stop at once);
+      // that adapters learn their answers is checked in the model tests.
       assertThat(body.getJsonArray("choices").getJsonObject(0).getString("text")).isNotNull();
-      assertThat(body.getJsonObject("usage").getInteger("completion_tokens")).isBetween(1, 8);
+      assertThat(body.getJsonObject("usage").getInteger("completion_tokens")).isBetween(0, 8);
     }
   }
 

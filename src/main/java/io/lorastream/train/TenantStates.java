@@ -60,7 +60,7 @@ final class TenantStates {
     LoraConfig lora = state.adapter.config();
     return AdapterCheckpoint.newBuilder()
         .setTenant(state.tenant)
-        .setStep(state.trainer.stepCount())
+        .setStep(state.trainer.step())
         .setBaseModelSha256(base.weightsSha256())
         .setRank(lora.rank())
         .setAlpha(lora.alpha())
