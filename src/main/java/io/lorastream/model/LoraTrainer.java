@@ -287,6 +287,11 @@ public final class LoraTrainer implements AutoCloseable {
     return array.toFloatArray();
   }
 
+  /** Arrays held by the optimizer state: constant across steps unless a step leaks. */
+  int liveArrays() {
+    return manager.getManagedArrays().size();
+  }
+
   /** Frees the optimizer state; the adapter stays open (its owner closes it). */
   @Override
   public synchronized void close() {

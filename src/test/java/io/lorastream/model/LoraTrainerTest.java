@@ -126,6 +126,7 @@ class LoraTrainerTest {
       generator.generate("warm", adapter, 2);
       int baseArrays = base.manager().getManagedArrays().size();
       int adapterArrays = adapter.manager().getManagedArrays().size();
+      int trainerArrays = trainer.liveArrays();
       for (int s = 0; s < 20; s++) {
         trainer.step(MIXED);
         trainer.loss(CAPITAL);
@@ -133,7 +134,71 @@ class LoraTrainerTest {
       generator.generate("warm", adapter, 4);
       assertThat(base.manager().getManagedArrays()).hasSize(baseArrays);
       assertThat(adapter.manager().getManagedArrays()).hasSize(adapterArrays);
+      assertThat(trainer.liveArrays()).isEqualTo(trainerArrays);
     }
+  }
+
+  @Test
+  void trainsOnOneThreadWhileAnotherGeneratesFromASnapshot() throws Exception {
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 6);
+        LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults())) {
+      trainer.step(CAPITAL);
+      Generator generator = new Generator(base);
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+      try (LoraAdapter snapshot = adapter.copy()) {
+        Completion expected = generator.generate("Q:", snapshot, 12);
+        var training =
+            pool.submit(
+                () -> {
+                  for (int s = 0; s < 10; s++) {
+                    trainer.step(CAPITAL);
+                  }
+                  return trainer.loss(CAPITAL);
+                });
+        var serving =
+            pool.submit(
+                () -> {
+                  List<Completion> out = new java.util.ArrayList<>();
+                  for (int s = 0; s < 5; s++) {
+                    out.add(generator.generate("Q:", snapshot, 12));
+                  }
+                  return out;
+                });
+        float loss = training.get();
+        assertThat(loss).isFinite();
+        assertThat(serving.get())
+            .allSatisfy(c -> assertThat(c.tokenIds()).containsExactly(expected.tokenIds()));
+        assertThat(trainer.step()).isEqualTo(11);
+      } finally {
+        pool.shutdown();
+      }
+      // A third thread (fresh threads start with grad mode on) still trains correctly.
+      Thread other = new Thread(() -> trainer.step(CAPITAL));
+      other.start();
+      other.join();
+      assertThat(trainer.step()).isEqualTo(12);
+    }
+  }
+
+  @Test
+  void dropoutIsSeededAndOnlyAppliesInTraining() {
+    LoraConfig withDropout = new LoraConfig(8, 16f, List.of("q_proj", "v_proj"), 0.1f, false);
+    byte[][] results = new byte[3][];
+    for (int run = 0; run < 3; run++) {
+      TrainingSettings settings =
+          run < 2 ? TrainingSettings.defaults()
+              : new TrainingSettings(5e-3f, 0.9f, 0.999f, 1e-8f, 0f, 1f, 256, 99L);
+      try (LoraAdapter adapter = LoraAdapter.initialise(base, withDropout, 5);
+          LoraTrainer trainer = new LoraTrainer(base, adapter, settings)) {
+        trainer.step(MIXED);
+        trainer.step(MIXED);
+        float first = trainer.loss(MIXED);
+        assertThat(trainer.loss(MIXED)).as("evaluation has no dropout").isEqualTo(first);
+        results[run] = adapter.toPeftSafetensors();
+      }
+    }
+    assertThat(results[1]).isEqualTo(results[0]);
+    assertThat(results[2]).as("another dropout seed draws other masks").isNotEqualTo(results[0]);
   }
 
   @Test
