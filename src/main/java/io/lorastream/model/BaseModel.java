@@ -137,7 +137,7 @@ public final class BaseModel implements AutoCloseable {
               : take(raw, named, "lm_head.weight", config.vocabSize(), config.hiddenSize());
       // Tensors the forward pass does not use (e.g. rotary_emb.inv_freq of old checkpoints).
       raw.values().forEach(NDArray::close);
-      NDArray invFreq = manager.create(ropeInverseFrequencies(config));
+      NDArray invFreq = manager.create(config.ropeInverseFrequencies());
       tokenizer =
           TextTokenizer.load(dir.resolve("tokenizer.json"), config.bosTokenId(), config.eosTokenId());
       if (tokenizer.vocabSize() > config.vocabSize()) {
@@ -178,17 +178,6 @@ public final class BaseModel implements AutoCloseable {
     }
     named.put(name, array);
     return array;
-  }
-
-  /** HF Llama rotary frequencies: 1 / theta^(2i/head_dim), computed in F32 as transformers does. */
-  static float[] ropeInverseFrequencies(LlamaConfig c) {
-    int half = c.headDim() / 2;
-    float[] out = new float[half];
-    for (int i = 0; i < half; i++) {
-      float exponent = (float) (2 * i) / (float) c.headDim();
-      out[i] = (float) (1.0 / (float) Math.pow(c.ropeTheta(), exponent));
-    }
-    return out;
   }
 
   public LlamaConfig config() {

@@ -24,7 +24,57 @@ public record LlamaConfig(
     int maxPositionEmbeddings,
     boolean tieWordEmbeddings, // lm_head shares model.embed_tokens.weight
     int bosTokenId,
-    int eosTokenId) {
+    int eosTokenId,
+    RopeScaling ropeScaling) { // null: plain rotary frequencies
+
+  /**
+   * Rotary frequency scaling of long-context checkpoints: {@code "linear"} divides every
+   * frequency by {@code factor}; {@code "llama3"} (Llama 3.1+) divides the low frequencies, keeps
+   * the high ones and blends in between, as transformers does.
+   */
+  public record RopeScaling(
+      String type,
+      double factor,
+      double lowFreqFactor, // llama3 only
+      double highFreqFactor, // llama3 only
+      int originalMaxPositionEmbeddings) { // llama3 only
+
+    public RopeScaling {
+      if (!"linear".equals(type) && !"llama3".equals(type)) {
+        throw new IllegalArgumentException(
+            "rope_scaling type '" + type + "' is not supported; only linear and llama3 are");
+      }
+      if (!(factor >= 1) || !Double.isFinite(factor)) {
+        throw new IllegalArgumentException("rope_scaling factor must be >= 1, got " + factor);
+      }
+      if ("llama3".equals(type)
+          && (!(highFreqFactor > lowFreqFactor) || !(lowFreqFactor > 0)
+              || originalMaxPositionEmbeddings <= 0)) {
+        throw new IllegalArgumentException(
+            "llama3 rope_scaling needs 0 < low_freq_factor < high_freq_factor and"
+                + " original_max_position_embeddings > 0");
+      }
+    }
+  }
+
+  /** A configuration without rope scaling. */
+  public LlamaConfig(
+      int vocabSize,
+      int hiddenSize,
+      int intermediateSize,
+      int numHiddenLayers,
+      int numAttentionHeads,
+      int numKeyValueHeads,
+      double rmsNormEps,
+      double ropeTheta,
+      int maxPositionEmbeddings,
+      boolean tieWordEmbeddings,
+      int bosTokenId,
+      int eosTokenId) {
+    this(vocabSize, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads,
+        numKeyValueHeads, rmsNormEps, ropeTheta, maxPositionEmbeddings, tieWordEmbeddings,
+        bosTokenId, eosTokenId, null);
+  }
 
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -74,6 +124,40 @@ public record LlamaConfig(
     return hiddenSize / numAttentionHeads;
   }
 
+  /**
+   * Rotary inverse frequencies (head_dim/2 of them): 1 / theta^(2i/head_dim) in F32 as
+   * transformers computes them, then scaled as {@link #ropeScaling()} says.
+   */
+  public float[] ropeInverseFrequencies() {
+    int half = headDim() / 2;
+    float[] out = new float[half];
+    for (int i = 0; i < half; i++) {
+      float exponent = (float) (2 * i) / (float) headDim();
+      float base = (float) (1.0 / (float) Math.pow(ropeTheta, exponent));
+      out[i] = ropeScaling == null ? base : scaled(base, ropeScaling);
+    }
+    return out;
+  }
+
+  private static float scaled(float invFreq, RopeScaling s) {
+    if (s.type().equals("linear")) {
+      return (float) (invFreq / s.factor());
+    }
+    double wavelength = 2 * Math.PI / invFreq;
+    double lowFreqWavelength = s.originalMaxPositionEmbeddings() / s.lowFreqFactor();
+    double highFreqWavelength = s.originalMaxPositionEmbeddings() / s.highFreqFactor();
+    if (wavelength < highFreqWavelength) {
+      return invFreq;
+    }
+    if (wavelength > lowFreqWavelength) {
+      return (float) (invFreq / s.factor());
+    }
+    double smooth =
+        (s.originalMaxPositionEmbeddings() / wavelength - s.lowFreqFactor())
+            / (s.highFreqFactor() - s.lowFreqFactor());
+    return (float) ((1 - smooth) * invFreq / s.factor() + smooth * invFreq);
+  }
+
   /** Width of the key and value projections: num_key_value_heads * head_dim. */
   public int kvDim() {
     return numKeyValueHeads * headDim();
@@ -102,11 +186,6 @@ public record LlamaConfig(
         }
       }
     }
-    JsonNode ropeScaling = root.path("rope_scaling");
-    if (!ropeScaling.isMissingNode() && !ropeScaling.isNull()) {
-      throw new ModelLoadException(
-          configJson + ": rope_scaling " + ropeScaling + " is not supported yet");
-    }
     if (root.path("attention_bias").asBoolean(false) || root.path("mlp_bias").asBoolean(false)) {
       throw new ModelLoadException(configJson + ": projection biases are not supported");
     }
@@ -131,10 +210,27 @@ public record LlamaConfig(
           root.path("max_position_embeddings").asInt(2048),
           root.path("tie_word_embeddings").asBoolean(false),
           tokenId(root, "bos_token_id", 1),
-          tokenId(root, "eos_token_id", 2));
+          tokenId(root, "eos_token_id", 2),
+          ropeScaling(root.path("rope_scaling")));
     } catch (IllegalArgumentException e) {
       throw new ModelLoadException(configJson + ": " + e.getMessage(), e);
     }
+  }
+
+  private static RopeScaling ropeScaling(JsonNode node) {
+    if (node.isMissingNode() || node.isNull()) {
+      return null;
+    }
+    String type = node.path("rope_type").asText(node.path("type").asText(""));
+    if (type.equals("default")) {
+      return null;
+    }
+    return new RopeScaling(
+        type,
+        node.path("factor").asDouble(Double.NaN),
+        node.path("low_freq_factor").asDouble(0),
+        node.path("high_freq_factor").asDouble(0),
+        node.path("original_max_position_embeddings").asInt(0));
   }
 
   private static JsonNode required(JsonNode root, String field, Path file) {
@@ -170,7 +266,18 @@ public record LlamaConfig(
     root.put("hidden_act", "silu");
     root.put("rms_norm_eps", rmsNormEps);
     root.put("rope_theta", ropeTheta);
-    root.putNull("rope_scaling");
+    if (ropeScaling == null) {
+      root.putNull("rope_scaling");
+    } else {
+      ObjectNode scaling = root.putObject("rope_scaling");
+      scaling.put("rope_type", ropeScaling.type());
+      scaling.put("factor", ropeScaling.factor());
+      if (ropeScaling.type().equals("llama3")) {
+        scaling.put("low_freq_factor", ropeScaling.lowFreqFactor());
+        scaling.put("high_freq_factor", ropeScaling.highFreqFactor());
+        scaling.put("original_max_position_embeddings", ropeScaling.originalMaxPositionEmbeddings());
+      }
+    }
     root.put("max_position_embeddings", maxPositionEmbeddings);
     root.put("tie_word_embeddings", tieWordEmbeddings);
     root.put("attention_bias", false);

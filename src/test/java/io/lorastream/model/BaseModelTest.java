@@ -47,6 +47,43 @@ class BaseModelTest {
   }
 
   @Test
+  void readsLlama3RopeScalingAsTransformersDefinesIt() throws IOException {
+    Path file = tmp.resolve("config.json");
+    Files.writeString(
+        file,
+        "{\"model_type\": \"llama\", \"architectures\": [\"LlamaForCausalLM\"],"
+            + " \"vocab_size\": 128256, \"hidden_size\": 2048, \"intermediate_size\": 8192,"
+            + " \"num_hidden_layers\": 16, \"num_attention_heads\": 32, \"num_key_value_heads\": 8,"
+            + " \"rms_norm_eps\": 1e-05, \"rope_theta\": 500000.0, \"max_position_embeddings\": 131072,"
+            + " \"tie_word_embeddings\": true, \"bos_token_id\": 128000,"
+            + " \"eos_token_id\": [128001, 128008, 128009],"
+            + " \"rope_scaling\": {\"factor\": 32.0, \"high_freq_factor\": 4.0, \"low_freq_factor\": 1.0,"
+            + " \"original_max_position_embeddings\": 8192, \"rope_type\": \"llama3\"}}");
+    LlamaConfig config = LlamaConfig.read(file);
+    assertThat(config.ropeScaling())
+        .isEqualTo(new LlamaConfig.RopeScaling("llama3", 32, 1, 4, 8192));
+    assertThat(config.eosTokenId()).isEqualTo(128001);
+    float[] scaled = config.ropeInverseFrequencies();
+    float[] plain = new LlamaConfig(128256, 2048, 8192, 16, 32, 8, 1e-5, 500000.0, 131072, true, 128000, 128001)
+        .ropeInverseFrequencies();
+    assertThat(scaled).hasSize(32);
+    assertThat(scaled[0]).isEqualTo(plain[0]); // wavelength 2*pi < 8192/4: kept
+    assertThat(scaled[31]).isCloseTo(plain[31] / 32, org.assertj.core.data.Offset.offset(1e-12f)); // low: / factor
+    int medium = 0;
+    for (int i = 0; i < 32; i++) {
+      double wavelength = 2 * Math.PI / plain[i];
+      if (wavelength >= 2048 && wavelength <= 8192) {
+        medium++;
+        assertThat(scaled[i]).isBetween(plain[i] / 32, plain[i]);
+      }
+    }
+    assertThat(medium).isPositive();
+    Path again = tmp.resolve("again.json");
+    config.write(again);
+    assertThat(LlamaConfig.read(again)).isEqualTo(config);
+  }
+
+  @Test
   void rejectsInconsistentConfig() {
     assertThatThrownBy(() -> new LlamaConfig(100, 130, 64, 1, 4, 2, 1e-5, 1e4, 64, false, 1, 2))
         .hasMessageContaining("not divisible by num_attention_heads");
@@ -120,6 +157,63 @@ class BaseModelTest {
       sha.update(Files.readAllBytes(dir.resolve("model-00001-of-00002.safetensors")));
       sha.update(Files.readAllBytes(dir.resolve("model-00002-of-00002.safetensors")));
       assertThat(model.weightsSha256()).isEqualTo(java.util.HexFormat.of().formatHex(sha.digest()));
+    }
+  }
+
+  @Test
+  void loadsF16WeightsAsF32() throws IOException {
+    Path dir = tmp.resolve("m");
+    TinyModelFactory.create(dir, 4);
+    Path f16Dir = tmp.resolve("f16");
+    Files.createDirectories(f16Dir);
+    Files.copy(dir.resolve("config.json"), f16Dir.resolve("config.json"));
+    Files.copy(dir.resolve("tokenizer.json"), f16Dir.resolve("tokenizer.json"));
+    try (NDManager manager = NDManager.newBaseManager()) {
+      Map<String, NDArray> weights = SafeTensors.read(dir.resolve("model.safetensors"), manager);
+      Files.write(f16Dir.resolve("model.safetensors"), f16File(weights));
+    }
+    try (BaseModel f32 = BaseModel.load(dir);
+        BaseModel f16 = BaseModel.load(f16Dir);
+        NDManager manager = NDManager.newBaseManager()) {
+      NDArray embedding = f16.weights().tokenEmbedding();
+      assertThat(embedding.getDataType()).isEqualTo(ai.djl.ndarray.types.DataType.FLOAT32);
+      NDArray ids = manager.create(new long[] {1, 50, 60, 70}, new ai.djl.ndarray.types.Shape(1, 4));
+      float err = new CausalLm(f32).logits(ids, null).sub(new CausalLm(f16).logits(ids, null)).abs().max().getFloat();
+      assertThat(err).isLessThan(1e-2f);
+    }
+  }
+
+  /** A safetensors file of {@code weights} in F16, written by hand. */
+  private static byte[] f16File(Map<String, NDArray> weights) throws IOException {
+    StringBuilder header = new StringBuilder("{");
+    java.io.ByteArrayOutputStream data = new java.io.ByteArrayOutputStream();
+    for (Map.Entry<String, NDArray> e : weights.entrySet()) {
+      long[] shape = e.getValue().getShape().getShape();
+      byte[] bytes = e.getValue().toType(ai.djl.ndarray.types.DataType.FLOAT16, false).toByteArray();
+      header.append(header.length() > 1 ? "," : "").append('"').append(e.getKey())
+          .append("\":{\"dtype\":\"F16\",\"shape\":").append(java.util.Arrays.toString(shape).replace(" ", ""))
+          .append(",\"data_offsets\":[").append(data.size()).append(',').append(data.size() + bytes.length).append("]}");
+      data.write(bytes);
+    }
+    byte[] json = header.append('}').toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    out.write(java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(json.length).array());
+    out.write(json);
+    data.writeTo(out);
+    return out.toByteArray();
+  }
+
+  @Test
+  void tiedEmbeddingsServeAsTheHead() throws IOException {
+    Path dir = tmp.resolve("m");
+    TinyModelFactory.create(dir, 5);
+    Path config = dir.resolve("config.json");
+    Files.writeString(config, Files.readString(config).replace("\"tie_word_embeddings\" : false", "\"tie_word_embeddings\" : true"));
+    rewriteWeights(dir, w -> w.remove("lm_head.weight").close());
+    try (BaseModel model = BaseModel.load(dir)) {
+      assertThat(model.config().tieWordEmbeddings()).isTrue();
+      assertThat(model.weights().lmHead()).isSameAs(model.weights().tokenEmbedding());
+      assertThat(model.tensors()).doesNotContainKey("lm_head.weight");
     }
   }
 
