@@ -105,6 +105,25 @@ class CausalLmTest {
   }
 
   @Test
+  void matchesNaiveDoublePrecisionReferenceWithAdapter() {
+    try (NDManager manager = NDManager.newBaseManager();
+        LoraAdapter adapter = randomAdapter(base, 14)) {
+      int[] ids = {1, 75, 104, 108, 108, 111, 35, 200, 3, 258};
+      long[] longs = java.util.Arrays.stream(ids).asLongStream().toArray();
+      float[] fast = lm.logits(manager.create(longs, new Shape(1, ids.length)), adapter).toFloatArray();
+      double[][] reference = new NaiveLlamaReference(base, adapter).logits(ids);
+      int vocab = base.config().vocabSize();
+      double maxErr = 0;
+      for (int t = 0; t < ids.length; t++) {
+        for (int v = 0; v < vocab; v++) {
+          maxErr = Math.max(maxErr, Math.abs(fast[t * vocab + v] - reference[t][v]));
+        }
+      }
+      assertThat(maxErr).isLessThanOrEqualTo(1e-4);
+    }
+  }
+
+  @Test
   void laterTokensDoNotChangeEarlierLogits() {
     try (NDManager manager = NDManager.newBaseManager();
         LoraAdapter adapter = randomAdapter(base, 12)) {
