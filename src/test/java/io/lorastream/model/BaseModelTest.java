@@ -235,6 +235,8 @@ class BaseModelTest {
         assertThat(tok.decode(ids)).isEqualTo(text);
       }
       assertThat(tok.encode("A")).containsExactly(3 + 'A');
+      String longText = "Ünïcödé and ASCII, over and over. ".repeat(100);
+      assertThat(tok.decode(tok.encode(longText))).as("no truncation").isEqualTo(longText);
       int[] withSpecials = {1, 3 + 'h', 3 + 'i', 2};
       assertThat(tok.decode(withSpecials)).isEqualTo("hi");
     }
