@@ -113,7 +113,12 @@ public final class LoraAdapter implements AutoCloseable {
           "adapter tensor '" + key + "' has shape " + array.getShape() + " but " + expected
               + " is expected");
     }
-    return array.getDataType() == DataType.FLOAT32 ? array : array.toType(DataType.FLOAT32, true);
+    if (array.getDataType() == DataType.FLOAT32) {
+      return array;
+    }
+    NDArray f32 = array.toType(DataType.FLOAT32, true);
+    array.close();
+    return f32;
   }
 
   /** PEFT's {@code adapter_model.safetensors} bytes (F32, keys sorted: deterministic). */

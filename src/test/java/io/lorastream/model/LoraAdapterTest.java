@@ -48,6 +48,22 @@ class LoraAdapterTest {
   }
 
   @Test
+  void peftAdapterConfigRoundTripsAndRefusesWhatCannotBeApplied() {
+    LoraConfig config = new LoraConfig(16, 32f, List.of("q_proj", "k_proj", "down_proj"), 0.05f, true);
+    String json = config.toPeftAdapterConfigJson("lorastream-tiny");
+    assertThat(json).contains("\"peft_type\" : \"LORA\"", "\"task_type\" : \"CAUSAL_LM\"", "\"bias\" : \"none\"");
+    assertThat(LoraConfig.fromPeftAdapterConfigJson(json)).isEqualTo(config);
+    assertThatThrownBy(() -> LoraConfig.fromPeftAdapterConfigJson(json.replace("\"none\"", "\"all\"")))
+        .isInstanceOf(ModelLoadException.class)
+        .hasMessageContaining("bias");
+    assertThatThrownBy(
+            () -> LoraConfig.fromPeftAdapterConfigJson(
+                "{\"peft_type\": \"LORA\", \"r\": 8, \"lora_alpha\": 16, \"target_modules\": \"q_proj|v_proj\"}"))
+        .isInstanceOf(ModelLoadException.class)
+        .hasMessageContaining("target_modules");
+  }
+
+  @Test
   void initialisesLikePeftAndCountsParameters() {
     LoraConfig config = new LoraConfig(8, 16f, List.of("q_proj", "k_proj", "down_proj"), 0f, false);
     try (LoraAdapter adapter = LoraAdapter.initialise(base, config, 1)) {
