@@ -88,11 +88,13 @@ public final class LoraTrainer implements AutoCloseable {
       JniUtils.setGradMode(false);
       float value = loss.getFloat();
       if (!Float.isFinite(value)) {
-        zeroGradients();
         throw new IllegalStateException("loss is " + value + "; the adapter was not updated");
       }
       applyAdamW();
       return value;
+    } catch (RuntimeException e) {
+      zeroGradients(); // a failed step must not leak gradients into the next one
+      throw e;
     } finally {
       JniUtils.setGradMode(gradMode);
     }

@@ -202,6 +202,26 @@ class LoraTrainerTest {
   }
 
   @Test
+  void longPromptsLoseTheirOldestTokensFirst() {
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 8);
+        LoraTrainer shortWindow =
+            new LoraTrainer(base, adapter, TrainingSettings.defaults().withMaxSequenceLength(8))) {
+      float truncated = shortWindow.loss(List.of(new TrainingPair("abcdefghijklmnopqrstuvwxyz", "123")));
+      float tail = shortWindow.loss(List.of(new TrainingPair("xyz", "123")));
+      assertThat(truncated).isEqualTo(tail);
+      assertThat(shortWindow.loss(List.of(new TrainingPair("uvwxyz", "123"))))
+          .as("a longer prompt tail would not fit")
+          .isEqualTo(tail);
+      assertThat(shortWindow.loss(List.of(new TrainingPair("wxyz", "123", 1f), new TrainingPair("q", "0", 0f))))
+          .as("a zero-weight example does not count")
+          .isCloseTo(tail, org.assertj.core.data.Offset.offset(1e-6f));
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> shortWindow.step(List.of(new TrainingPair("q", "0", 0f))))
+          .isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  @Test
   void examplesWeighAsTheirWeightsSay() {
     try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 4);
         LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults())) {
