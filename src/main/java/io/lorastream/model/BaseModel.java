@@ -1,0 +1,247 @@
+package io.lorastream.model;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A frozen Llama-family base model: configuration, weights and tokenizer, loaded from a Hugging
+ * Face style directory. The weights are read-only and shared by every thread and every tenant;
+ * no gradient is ever taken with respect to them.
+ */
+public final class BaseModel implements AutoCloseable {
+
+  /** The frozen weights of one decoder layer. */
+  public record LayerWeights(
+      NDArray attentionNorm, // (dim)
+      NDArray wq, // (n_heads*head_dim, dim)
+      NDArray wk, // (n_kv_heads*head_dim, dim)
+      NDArray wv, // (n_kv_heads*head_dim, dim)
+      NDArray wo, // (dim, n_heads*head_dim)
+      NDArray ffnNorm, // (dim)
+      NDArray wGate, // (hidden_dim, dim)
+      NDArray wUp, // (hidden_dim, dim)
+      NDArray wDown) { // (dim, hidden_dim)
+
+    /** The weight of a LoRA-adaptable projection, (out_features, in_features). */
+    public NDArray projection(LoraModule module) {
+      switch (module) {
+        case Q_PROJ:
+          return wq;
+        case K_PROJ:
+          return wk;
+        case V_PROJ:
+          return wv;
+        case O_PROJ:
+          return wo;
+        case GATE_PROJ:
+          return wGate;
+        case UP_PROJ:
+          return wUp;
+        default:
+          return wDown;
+      }
+    }
+  }
+
+  /** All frozen weights, F32. */
+  public record Weights(
+      NDArray tokenEmbedding, // (vocab_size, dim)
+      List<LayerWeights> layers, // numHiddenLayers entries
+      NDArray finalNorm, // (dim)
+      NDArray lmHead, // (vocab_size, dim); the embedding itself when tied
+      NDArray ropeInverseFrequencies) {} // (head_dim/2)
+
+  private final Path directory;
+  private final LlamaConfig config;
+  private final NDManager manager;
+  private final Weights weights;
+  private final Map<String, NDArray> tensors; // checkpoint name -> weight, read-only
+  private final List<Path> weightFiles;
+  private final TextTokenizer tokenizer;
+  private volatile String weightsSha256;
+
+  private BaseModel(
+      Path directory,
+      LlamaConfig config,
+      NDManager manager,
+      Weights weights,
+      Map<String, NDArray> tensors,
+      List<Path> weightFiles,
+      TextTokenizer tokenizer) {
+    this.directory = directory;
+    this.config = config;
+    this.manager = manager;
+    this.weights = weights;
+    this.tensors = tensors;
+    this.weightFiles = weightFiles;
+    this.tokenizer = tokenizer;
+  }
+
+  /** Loads a model directory onto the engine's default device. */
+  public static BaseModel load(Path dir) {
+    return load(dir, null);
+  }
+
+  /** Loads {@code config.json}, the safetensors weights and {@code tokenizer.json} of {@code dir}. */
+  public static BaseModel load(Path dir, Device device) {
+    LlamaConfig config = LlamaConfig.read(dir.resolve("config.json"));
+    List<Path> files = SafeTensors.modelFiles(dir);
+    NDManager manager = NDManager.newBaseManager(device);
+    TextTokenizer tokenizer = null;
+    try {
+      Map<String, NDArray> raw = new LinkedHashMap<>();
+      for (Path file : files) {
+        raw.putAll(SafeTensors.read(file, manager));
+      }
+      Map<String, NDArray> named = new LinkedHashMap<>();
+      NDArray embedding = take(raw, named, "model.embed_tokens.weight", config.vocabSize(), config.hiddenSize());
+      List<LayerWeights> layers = new ArrayList<>();
+      for (int l = 0; l < config.numHiddenLayers(); l++) {
+        String p = "model.layers." + l + ".";
+        NDArray[] proj = new NDArray[LoraModule.values().length];
+        for (LoraModule m : LoraModule.values()) {
+          proj[m.ordinal()] =
+              take(raw, named, m.baseWeightName(l), m.outFeatures(config), m.inFeatures(config));
+        }
+        layers.add(
+            new LayerWeights(
+                take(raw, named, p + "input_layernorm.weight", config.hiddenSize()),
+                proj[LoraModule.Q_PROJ.ordinal()],
+                proj[LoraModule.K_PROJ.ordinal()],
+                proj[LoraModule.V_PROJ.ordinal()],
+                proj[LoraModule.O_PROJ.ordinal()],
+                take(raw, named, p + "post_attention_layernorm.weight", config.hiddenSize()),
+                proj[LoraModule.GATE_PROJ.ordinal()],
+                proj[LoraModule.UP_PROJ.ordinal()],
+                proj[LoraModule.DOWN_PROJ.ordinal()]));
+      }
+      NDArray finalNorm = take(raw, named, "model.norm.weight", config.hiddenSize());
+      NDArray lmHead =
+          config.tieWordEmbeddings() && !raw.containsKey("lm_head.weight")
+              ? embedding
+              : take(raw, named, "lm_head.weight", config.vocabSize(), config.hiddenSize());
+      // Tensors the forward pass does not use (e.g. rotary_emb.inv_freq of old checkpoints).
+      raw.values().forEach(NDArray::close);
+      NDArray invFreq = manager.create(config.ropeInverseFrequencies());
+      tokenizer =
+          TextTokenizer.load(dir.resolve("tokenizer.json"), config.bosTokenId(), config.eosTokenId());
+      if (tokenizer.vocabSize() > config.vocabSize()) {
+        throw new ModelLoadException(
+            dir + ": tokenizer has " + tokenizer.vocabSize() + " tokens but vocab_size is "
+                + config.vocabSize());
+      }
+      Weights weights = new Weights(embedding, List.copyOf(layers), finalNorm, lmHead, invFreq);
+      return new BaseModel(
+          dir, config, manager, weights, Collections.unmodifiableMap(named), List.copyOf(files), tokenizer);
+    } catch (RuntimeException e) {
+      if (tokenizer != null) {
+        tokenizer.close();
+      }
+      manager.close();
+      throw e;
+    }
+  }
+
+  /** Removes {@code name} from {@code raw}, checks its shape and returns it as F32. */
+  private static NDArray take(
+      Map<String, NDArray> raw, Map<String, NDArray> named, String name, long... expected) {
+    NDArray array = raw.remove(name);
+    if (array == null) {
+      throw new ModelLoadException("base model is missing tensor '" + name + "'");
+    }
+    Shape want = new Shape(expected);
+    if (!array.getShape().equals(want)) {
+      Shape got = array.getShape();
+      array.close();
+      throw new ModelLoadException(
+          "tensor '" + name + "' has shape " + got + " but the config expects " + want);
+    }
+    if (array.getDataType() != DataType.FLOAT32) {
+      NDArray f32 = array.toType(DataType.FLOAT32, true);
+      array.close();
+      array = f32;
+    }
+    named.put(name, array);
+    return array;
+  }
+
+  public LlamaConfig config() {
+    return config;
+  }
+
+  public Weights weights() {
+    return weights;
+  }
+
+  /** The weights by checkpoint name (lm_head absent when tied), read-only. */
+  public Map<String, NDArray> tensors() {
+    return tensors;
+  }
+
+  public TextTokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  public Path directory() {
+    return directory;
+  }
+
+  /** Owns the weights; do not create per-request arrays here. */
+  public NDManager manager() {
+    return manager;
+  }
+
+  /** SHA-256 (hex) of the weight files' bytes, shard after shard: the base model's identity. */
+  public String weightsSha256() {
+    String sha = weightsSha256;
+    if (sha == null) {
+      synchronized (this) {
+        if (weightsSha256 == null) {
+          weightsSha256 = digest(weightFiles);
+        }
+        sha = weightsSha256;
+      }
+    }
+    return sha;
+  }
+
+  private static String digest(List<Path> files) {
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      byte[] buffer = new byte[1 << 20];
+      for (Path file : files) {
+        try (InputStream in = Files.newInputStream(file)) {
+          for (int n; (n = in.read(buffer)) > 0; ) {
+            sha.update(buffer, 0, n);
+          }
+        }
+      }
+      return HexFormat.of().formatHex(sha.digest());
+    } catch (IOException e) {
+      throw new ModelLoadException("cannot hash base model weights: " + e.getMessage(), e);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    tokenizer.close();
+    manager.close();
+  }
+}

@@ -1,0 +1,307 @@
+package io.lorastream.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One tenant's training state: a trainable {@link LoraAdapter} on the frozen base and the AdamW
+ * moments of its parameters.
+ *
+ * <p>A step may run on any thread (one at a time per trainer): it turns autograd on for its own
+ * thread, calls backward directly (DJL's GradientCollector allows one per process), and restores
+ * the thread's grad mode afterwards. All intermediates of a step live in an {@link NDScope}, so
+ * memory stays flat over any number of steps. The adapter is updated in place: serve a
+ * {@link LoraAdapter#copy()} rather than the live adapter while training continues.
+ */
+public final class LoraTrainer implements AutoCloseable {
+  private static final String EXP_AVG = ".exp_avg";
+  private static final String EXP_AVG_SQ = ".exp_avg_sq";
+
+  private final BaseModel base;
+  private final CausalLm lm;
+  private final LoraAdapter adapter;
+  private final TrainingSettings settings;
+  private final NDManager manager; // owns the AdamW moments
+  private final Map<String, NDArray> parameters; // PEFT key -> A or B of the adapter
+  private final NDArray[] expAvg; // first moments, one per parameter, same shapes
+  private final NDArray[] expAvgSq; // second moments
+  private long step;
+
+  public LoraTrainer(BaseModel base, LoraAdapter adapter, TrainingSettings settings) {
+    if (!adapter.baseModelSha256().equals(base.weightsSha256())) {
+      throw new IllegalArgumentException("adapter was made for another base model");
+    }
+    this.base = base;
+    this.lm = new CausalLm(base);
+    this.adapter = adapter;
+    this.settings = settings;
+    this.manager = NDManager.newBaseManager(base.manager().getDevice());
+    this.parameters = adapter.peftTensors();
+    this.expAvg = new NDArray[parameters.size()];
+    this.expAvgSq = new NDArray[parameters.size()];
+    int i = 0;
+    for (NDArray p : parameters.values()) {
+      p.setRequiresGradient(true);
+      expAvg[i] = manager.zeros(p.getShape(), DataType.FLOAT32);
+      expAvgSq[i] = manager.zeros(p.getShape(), DataType.FLOAT32);
+      i++;
+    }
+  }
+
+  public LoraAdapter adapter() {
+    return adapter;
+  }
+
+  public TrainingSettings settings() {
+    return settings;
+  }
+
+  /** Number of optimizer steps taken (AdamW's t). */
+  public synchronized long step() {
+    return step;
+  }
+
+  /**
+   * One AdamW step on {@code batch}: causal LM cross-entropy on the completion and eos tokens
+   * (prompt and padding masked). Each example's loss is the mean over its tokens; the batch loss
+   * is the weight-averaged mean of the examples.
+   *
+   * @return the batch loss before the update
+   */
+  public synchronized float step(List<TrainingPair> batch) {
+    EncodedBatch encoded = encode(batch);
+    boolean gradMode = JniUtils.isGradMode();
+    try (NDScope scope = new NDScope()) {
+      JniUtils.setGradMode(true);
+      NDArray loss = lossOf(encoded, dropoutForStep());
+      JniUtils.backward((PtNDArray) loss, (PtNDArray) loss.onesLike(), false, false);
+      JniUtils.setGradMode(false);
+      float value = loss.getFloat();
+      if (!Float.isFinite(value)) {
+        throw new IllegalStateException("loss is " + value + "; the adapter was not updated");
+      }
+      applyAdamW();
+      return value;
+    } catch (RuntimeException e) {
+      zeroGradients(); // a failed step must not leak gradients into the next one
+      throw e;
+    } finally {
+      JniUtils.setGradMode(gradMode);
+    }
+  }
+
+  /** The batch loss as {@link #step(List)} defines it, without gradients or an update. */
+  public synchronized float loss(List<TrainingPair> batch) {
+    EncodedBatch encoded = encode(batch);
+    boolean gradMode = JniUtils.isGradMode();
+    try (NDScope scope = new NDScope()) {
+      JniUtils.setGradMode(false);
+      return lossOf(encoded, null).getFloat();
+    } finally {
+      JniUtils.setGradMode(gradMode);
+    }
+  }
+
+  private CausalLm.LoraDropout dropoutForStep() {
+    float p = adapter.config().dropout();
+    // A fresh, reproducible mask stream per step: resuming at step t draws the same masks.
+    return p > 0 ? new CausalLm.LoraDropout(p, settings.seed() * 0x9E3779B97F4A7C15L + step) : null;
+  }
+
+  /** Scalar loss: - sum over (b, t) of weight[b, t] * log p(target[b, t]). */
+  private NDArray lossOf(EncodedBatch batch, CausalLm.LoraDropout dropout) {
+    Shape shape = new Shape(batch.size, batch.length);
+    NDArray inputs = manager.create(batch.inputs, shape);
+    NDArray targets = manager.create(batch.targets, shape);
+    NDArray weights = manager.create(batch.weights, shape);
+    NDArray logits = lm.forward(inputs, adapter, 0, null, dropout); // (B, T, vocab)
+    NDArray logProbs = logits.logSoftmax(-1);
+    NDArray picked = logProbs.gather(targets.expandDims(-1), -1).squeeze(-1); // (B, T)
+    return picked.mul(weights).sum().neg();
+  }
+
+  /** Global-norm clipping, then PyTorch's AdamW update; in place, with grad mode off. */
+  private void applyAdamW() {
+    NDArray[] grads = new NDArray[expAvg.length];
+    double squaredNorm = 0;
+    int i = 0;
+    for (NDArray p : parameters.values()) {
+      grads[i] = p.getGradient();
+      squaredNorm += grads[i].square().sum().getFloat();
+      i++;
+    }
+    double norm = Math.sqrt(squaredNorm);
+    float clip = 1f;
+    if (settings.maxGradNorm() > 0 && norm > settings.maxGradNorm()) {
+      clip = (float) (settings.maxGradNorm() / (norm + 1e-6));
+    }
+    step++;
+    double lr = settings.learningRate();
+    float b1 = settings.beta1();
+    float b2 = settings.beta2();
+    double bias1 = 1 - Math.pow(b1, step);
+    double bias2 = 1 - Math.pow(b2, step);
+    float stepSize = (float) (lr / bias1);
+    float bias2Root = (float) Math.sqrt(bias2);
+    float decay = (float) (1 - lr * settings.weightDecay());
+    i = 0;
+    for (NDArray p : parameters.values()) {
+      NDArray g = clip < 1f ? grads[i].mul(clip) : grads[i];
+      expAvg[i].muli(b1).addi(g.mul(1 - b1));
+      expAvgSq[i].muli(b2).addi(g.square().mul(1 - b2));
+      if (decay != 1f) {
+        p.muli(decay);
+      }
+      NDArray denominator = expAvgSq[i].sqrt().div(bias2Root).add(settings.epsilon());
+      p.subi(expAvg[i].div(denominator).mul(stepSize));
+      i++;
+    }
+    zeroGradients();
+  }
+
+  private void zeroGradients() {
+    for (NDArray p : parameters.values()) {
+      if (p.hasGradient()) {
+        JniUtils.zeroGrad((PtNDArray) p);
+      }
+    }
+  }
+
+  /** Token layout of a batch: flattened (B, T) inputs, targets and per-token loss weights. */
+  private record EncodedBatch(int size, int length, long[] inputs, long[] targets, float[] weights) {}
+
+  /**
+   * {@code [bos] + prompt + completion + [eos]}, cut to maxSequenceLength by dropping prompt tokens
+   * from the left first (keeping bos), then the end; inputs are the sequence without its last
+   * token, targets without its first; right padding, masked.
+   */
+  private EncodedBatch encode(List<TrainingPair> batch) {
+    if (batch.isEmpty()) {
+      throw new IllegalArgumentException("empty batch");
+    }
+    TextTokenizer tokenizer = base.tokenizer();
+    int max = settings.maxSequenceLength();
+    List<int[]> sequences = new ArrayList<>();
+    int[] firstTarget = new int[batch.size()]; // index in the sequence of the first completion token
+    for (int b = 0; b < batch.size(); b++) {
+      int[] prompt = tokenizer.encode(batch.get(b).prompt());
+      int[] completion = tokenizer.encode(batch.get(b).completion());
+      int overflow = Math.max(0, 2 + prompt.length + completion.length - max);
+      int promptDrop = Math.min(overflow, prompt.length);
+      int[] seq = new int[2 + prompt.length - promptDrop + completion.length];
+      seq[0] = tokenizer.bosId();
+      System.arraycopy(prompt, promptDrop, seq, 1, prompt.length - promptDrop);
+      System.arraycopy(completion, 0, seq, 1 + prompt.length - promptDrop, completion.length);
+      seq[seq.length - 1] = tokenizer.eosId();
+      firstTarget[b] = 1 + prompt.length - promptDrop;
+      sequences.add(seq.length > max ? Arrays.copyOf(seq, max) : seq);
+    }
+    int length = sequences.stream().mapToInt(s -> s.length - 1).max().orElseThrow();
+    int size = batch.size();
+    long[] inputs = new long[size * length];
+    long[] targets = new long[size * length];
+    float[] weights = new float[size * length];
+    Arrays.fill(inputs, tokenizer.eosId()); // padding: any valid id, its loss is masked
+    double totalWeight = 0;
+    for (int b = 0; b < size; b++) {
+      totalWeight += sequences.get(b).length > firstTarget[b] ? batch.get(b).weight() : 0;
+    }
+    if (!(totalWeight > 0)) {
+      throw new IllegalArgumentException("batch has no completion token with a positive weight");
+    }
+    for (int b = 0; b < size; b++) {
+      int[] seq = sequences.get(b);
+      int counted = seq.length - firstTarget[b]; // completion tokens and eos kept
+      for (int t = 0; t < seq.length - 1; t++) {
+        inputs[b * length + t] = seq[t];
+        targets[b * length + t] = seq[t + 1];
+        if (t + 1 >= firstTarget[b]) {
+          weights[b * length + t] = (float) (batch.get(b).weight() / (totalWeight * counted));
+        }
+      }
+    }
+    return new EncodedBatch(size, length, inputs, targets, weights);
+  }
+
+  // ---- optimizer state ---------------------------------------------------------------------
+
+  /** AdamW moments as safetensors: {@code <PEFT key>.exp_avg} and {@code <PEFT key>.exp_avg_sq}. */
+  public synchronized byte[] optimizerStateSafetensors() {
+    Map<String, NDArray> state = new LinkedHashMap<>();
+    int i = 0;
+    for (String key : parameters.keySet()) {
+      state.put(key + EXP_AVG, expAvg[i]);
+      state.put(key + EXP_AVG_SQ, expAvgSq[i]);
+      i++;
+    }
+    return SafeTensors.toBytes(state);
+  }
+
+  /**
+   * Restores the moments of {@link #optimizerStateSafetensors()} and the step count they belong
+   * to; with the adapter restored from the same checkpoint, training continues exactly.
+   */
+  public synchronized void restoreOptimizerState(byte[] safetensors, long step) {
+    if (step < 0) {
+      throw new IllegalArgumentException("step must not be negative, got " + step);
+    }
+    try (NDManager scratch = manager.newSubManager()) {
+      Map<String, NDArray> state = SafeTensors.fromBytes(safetensors, scratch);
+      float[][] avg = new float[expAvg.length][];
+      float[][] avgSq = new float[expAvg.length][];
+      int i = 0;
+      for (String key : parameters.keySet()) {
+        avg[i] = moment(state, key + EXP_AVG, expAvg[i].getShape());
+        avgSq[i] = moment(state, key + EXP_AVG_SQ, expAvg[i].getShape());
+        i++;
+      }
+      if (!state.isEmpty()) {
+        throw new ModelLoadException("optimizer state has unexpected tensors " + state.keySet());
+      }
+      for (i = 0; i < expAvg.length; i++) {
+        expAvg[i].set(avg[i]);
+        expAvgSq[i].set(avgSq[i]);
+      }
+    }
+    this.step = step;
+  }
+
+  private static float[] moment(Map<String, NDArray> state, String key, Shape expected) {
+    NDArray array = state.remove(key);
+    if (array == null) {
+      throw new ModelLoadException("optimizer state is missing tensor '" + key + "'");
+    }
+    if (!array.getShape().equals(expected)) {
+      throw new ModelLoadException(
+          "optimizer tensor '" + key + "' has shape " + array.getShape() + " but " + expected
+              + " is expected");
+    }
+    return array.toFloatArray();
+  }
+
+  /** Arrays held by the optimizer state: constant across steps unless a step leaks. */
+  int liveArrays() {
+    return manager.getManagedArrays().size();
+  }
+
+  /** Frees the optimizer state; the adapter stays open (its owner closes it). */
+  @Override
+  public synchronized void close() {
+    for (NDArray p : parameters.values()) {
+      if (!p.isReleased()) {
+        p.setRequiresGradient(false);
+      }
+    }
+    manager.close();
+  }
+}

@@ -1,0 +1,236 @@
+package io.lorastream.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LoraTrainerTest {
+  @TempDir static Path tmp;
+  static BaseModel base;
+
+  static final List<TrainingPair> CAPITAL =
+      List.of(new TrainingPair("Q: capital of France?\nA:", " Paris.", 1f));
+  static final List<TrainingPair> MIXED =
+      List.of(
+          new TrainingPair("Translate: cat", " chat", 1f),
+          new TrainingPair("2+2=", " 4", 0.5f),
+          new TrainingPair("", "only a completion", 2f));
+
+  @BeforeAll
+  static void createModel() {
+    TinyModelFactory.create(tmp.resolve("tiny"), 42);
+    base = BaseModel.load(tmp.resolve("tiny"));
+  }
+
+  @AfterAll
+  static void closeModel() {
+    base.close();
+  }
+
+  @Test
+  void learnsARepeatedExampleAndGeneratesItsCompletion() {
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 1);
+        LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults())) {
+      float initial = trainer.loss(CAPITAL);
+      float last = initial;
+      int steps = 0;
+      while (steps < 60 && last >= 0.3f * initial) {
+        trainer.step(CAPITAL);
+        steps++;
+        last = trainer.loss(CAPITAL);
+      }
+      System.err.printf("loss %.4f -> %.4f after %d steps%n", initial, last, steps);
+      assertThat(last).isLessThan(0.3f * initial);
+      assertThat(trainer.step()).isEqualTo(steps);
+
+      Generator generator = new Generator(base);
+      Completion completion = generator.generate(CAPITAL.get(0).prompt(), adapter, 20);
+      assertThat(completion.text()).isEqualTo(" Paris.");
+      assertThat(completion.finishReason()).isEqualTo("stop");
+      assertThat(generator.generate(CAPITAL.get(0).prompt(), null, 20).text())
+          .as("the base model alone does not know the answer")
+          .isNotEqualTo(" Paris.");
+    }
+  }
+
+  @Test
+  void sameSeedAndBatchesGiveBitIdenticalAdapters() {
+    byte[][] results = new byte[2][];
+    for (int run = 0; run < 2; run++) {
+      try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 5);
+          LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults())) {
+        for (int s = 0; s < 4; s++) {
+          trainer.step(MIXED);
+        }
+        results[run] = adapter.toPeftSafetensors();
+      }
+    }
+    assertThat(results[1]).isEqualTo(results[0]);
+  }
+
+  @Test
+  void resumingFromCheckpointContinuesExactly() {
+    LoraConfig config = new LoraConfig(4, 8f, List.of("q_proj", "v_proj", "up_proj"), 0f, false);
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, config, 9);
+        LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults())) {
+      trainer.step(MIXED);
+      trainer.step(CAPITAL);
+      byte[] weights = adapter.toPeftSafetensors();
+      byte[] optimizer = trainer.optimizerStateSafetensors();
+      long step = trainer.step();
+      trainer.step(MIXED);
+      trainer.step(MIXED);
+
+      try (LoraAdapter restored = LoraAdapter.fromPeftSafetensors(weights, config, base);
+          LoraTrainer resumed = new LoraTrainer(base, restored, TrainingSettings.defaults())) {
+        resumed.restoreOptimizerState(optimizer, step);
+        resumed.step(MIXED);
+        resumed.step(MIXED);
+        assertThat(resumed.step()).isEqualTo(4);
+        assertThat(restored.toPeftSafetensors()).isEqualTo(adapter.toPeftSafetensors());
+      }
+    }
+  }
+
+  @Test
+  void trainingLeavesBaseWeightsUntouched() {
+    byte[] before = SafeTensors.toBytes(base.tensors());
+    try (LoraAdapter adapter =
+            LoraAdapter.initialise(
+                base,
+                new LoraConfig(4, 8f, List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"), 0f, false),
+                2);
+        LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults())) {
+      byte[] adapterBefore = adapter.toPeftSafetensors();
+      trainer.step(MIXED);
+      trainer.step(MIXED);
+      assertThat(adapter.toPeftSafetensors()).isNotEqualTo(adapterBefore);
+    }
+    assertThat(SafeTensors.toBytes(base.tensors())).isEqualTo(before);
+    for (var weight : base.tensors().values()) {
+      assertThat(weight.hasGradient()).isFalse();
+    }
+  }
+
+  @Test
+  void memoryStaysFlatOverManySteps() {
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 3);
+        LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults())) {
+      Generator generator = new Generator(base);
+      trainer.step(MIXED);
+      generator.generate("warm", adapter, 2);
+      int baseArrays = base.manager().getManagedArrays().size();
+      int adapterArrays = adapter.manager().getManagedArrays().size();
+      int trainerArrays = trainer.liveArrays();
+      for (int s = 0; s < 20; s++) {
+        trainer.step(MIXED);
+        trainer.loss(CAPITAL);
+      }
+      generator.generate("warm", adapter, 4);
+      assertThat(base.manager().getManagedArrays()).hasSize(baseArrays);
+      assertThat(adapter.manager().getManagedArrays()).hasSize(adapterArrays);
+      assertThat(trainer.liveArrays()).isEqualTo(trainerArrays);
+    }
+  }
+
+  @Test
+  void trainsOnOneThreadWhileAnotherGeneratesFromASnapshot() throws Exception {
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 6);
+        LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults())) {
+      trainer.step(CAPITAL);
+      Generator generator = new Generator(base);
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+      try (LoraAdapter snapshot = adapter.copy()) {
+        Completion expected = generator.generate("Q:", snapshot, 12);
+        var training =
+            pool.submit(
+                () -> {
+                  for (int s = 0; s < 10; s++) {
+                    trainer.step(CAPITAL);
+                  }
+                  return trainer.loss(CAPITAL);
+                });
+        var serving =
+            pool.submit(
+                () -> {
+                  List<Completion> out = new java.util.ArrayList<>();
+                  for (int s = 0; s < 5; s++) {
+                    out.add(generator.generate("Q:", snapshot, 12));
+                  }
+                  return out;
+                });
+        float loss = training.get();
+        assertThat(loss).isFinite();
+        assertThat(serving.get())
+            .allSatisfy(c -> assertThat(c.tokenIds()).containsExactly(expected.tokenIds()));
+        assertThat(trainer.step()).isEqualTo(11);
+      } finally {
+        pool.shutdown();
+      }
+      // A third thread (fresh threads start with grad mode on) still trains correctly.
+      Thread other = new Thread(() -> trainer.step(CAPITAL));
+      other.start();
+      other.join();
+      assertThat(trainer.step()).isEqualTo(12);
+    }
+  }
+
+  @Test
+  void dropoutIsSeededAndOnlyAppliesInTraining() {
+    LoraConfig withDropout = new LoraConfig(8, 16f, List.of("q_proj", "v_proj"), 0.1f, false);
+    byte[][] results = new byte[3][];
+    for (int run = 0; run < 3; run++) {
+      TrainingSettings settings =
+          run < 2 ? TrainingSettings.defaults()
+              : new TrainingSettings(5e-3f, 0.9f, 0.999f, 1e-8f, 0f, 1f, 256, 99L);
+      try (LoraAdapter adapter = LoraAdapter.initialise(base, withDropout, 5);
+          LoraTrainer trainer = new LoraTrainer(base, adapter, settings)) {
+        trainer.step(MIXED);
+        trainer.step(MIXED);
+        float first = trainer.loss(MIXED);
+        assertThat(trainer.loss(MIXED)).as("evaluation has no dropout").isEqualTo(first);
+        results[run] = adapter.toPeftSafetensors();
+      }
+    }
+    assertThat(results[1]).isEqualTo(results[0]);
+    assertThat(results[2]).as("another dropout seed draws other masks").isNotEqualTo(results[0]);
+  }
+
+  @Test
+  void longPromptsLoseTheirOldestTokensFirst() {
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 8);
+        LoraTrainer shortWindow =
+            new LoraTrainer(base, adapter, TrainingSettings.defaults().withMaxSequenceLength(8))) {
+      float truncated = shortWindow.loss(List.of(new TrainingPair("abcdefghijklmnopqrstuvwxyz", "123")));
+      float tail = shortWindow.loss(List.of(new TrainingPair("xyz", "123")));
+      assertThat(truncated).isEqualTo(tail);
+      assertThat(shortWindow.loss(List.of(new TrainingPair("uvwxyz", "123"))))
+          .as("a longer prompt tail would not fit")
+          .isEqualTo(tail);
+      assertThat(shortWindow.loss(List.of(new TrainingPair("wxyz", "123", 1f), new TrainingPair("q", "0", 0f))))
+          .as("a zero-weight example does not count")
+          .isCloseTo(tail, org.assertj.core.data.Offset.offset(1e-6f));
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> shortWindow.step(List.of(new TrainingPair("q", "0", 0f))))
+          .isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  @Test
+  void examplesWeighAsTheirWeightsSay() {
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 4);
+        LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults())) {
+      TrainingPair a = new TrainingPair("x", " first answer", 1f);
+      TrainingPair b = new TrainingPair("a longer prompt here", " b", 1f);
+      float la = trainer.loss(List.of(a));
+      float lb = trainer.loss(List.of(b));
+      float mixed = trainer.loss(List.of(new TrainingPair(a.prompt(), a.completion(), 3f), b));
+      assertThat(mixed).isCloseTo((3 * la + lb) / 4, org.assertj.core.data.Offset.offset(1e-4f));
+    }
+  }
+}
