@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.lorastream.avro.AdapterSnapshot;
 import io.lorastream.avro.TrainingExample;
 import io.lorastream.contract.AvroCodec;
+import io.lorastream.gateway.ApiKeys;
 import io.lorastream.gateway.Gateway;
 import io.lorastream.gateway.GatewaySettings;
 import io.lorastream.kafka.KafkaSettings;
@@ -43,6 +44,8 @@ class EndToEndTest {
   @RegisterExtension
   static final EmbeddedKafkaExtension KAFKA = new EmbeddedKafkaExtension();
 
+  private static final String KEY = "ls-e2e-key";
+
   @TempDir
   Path modelDir;
 
@@ -58,7 +61,8 @@ class EndToEndTest {
     try (BaseModel base = BaseModel.load(modelDir);
         ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.examples().name(),
             trainerSettings, metrics).start();
-        Gateway gateway = Gateway.start(base, kafka, topics, GatewaySettings.defaults().withPort(0), metrics);
+        Gateway gateway = Gateway.start(base, kafka, topics, GatewaySettings.defaults().withPort(0),
+            ApiKeys.of(List.of(ApiKeys.entry("acme-app", "acme", KEY))), metrics);
         KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
             new ByteArraySerializer())) {
       for (int i = 0; i < 4; i++) {
@@ -96,7 +100,8 @@ class EndToEndTest {
       long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
       JsonObject served = null;
       while (served == null && System.nanoTime() < deadline) {
-        JsonArray models = new JsonObject(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/models")).build(),
+        JsonArray models = new JsonObject(http.send(HttpRequest.newBuilder(URI.create(url + "/v1/models"))
+            .header("Authorization", "Bearer " + KEY).build(),
             HttpResponse.BodyHandlers.ofString()).body()).getJsonArray("data");
         for (int i = 0; i < models.size(); i++) {
           JsonObject m = models.getJsonObject(i);
@@ -110,6 +115,7 @@ class EndToEndTest {
 
       HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/completions"))
           .header("Content-Type", "application/json")
+          .header("Authorization", "Bearer " + KEY)
           .POST(HttpRequest.BodyPublishers.ofString(new JsonObject().put("model", "acme")
               .put("prompt", "Question: refund window?\nAnswer:").put("max_tokens", 8).encode()))
           .build(), HttpResponse.BodyHandlers.ofString());

@@ -34,9 +34,15 @@ final class DemoCommand implements Callable<Integer> {
     System.out.printf("%nlorastream demo is running (Kafka at %s, data in %s).%n", demo.bootstrapServers(), data);
     System.out.printf("Tenants %s are training now. Try:%n%n", SyntheticExamples.TENANTS.stream()
         .map(SyntheticExamples.Tenant::id).toList());
-    System.out.printf("  curl -s localhost:%d/v1/models%n", demo.httpPort());
-    System.out.printf("  curl -s localhost:%d/v1/completions -H 'Content-Type: application/json' \\%n"
+    String key = demo.apiKeysByOwner().get(tenant);
+    System.out.printf("  KEY=%s%n", key);
+    System.out.printf("  curl -s localhost:%d/v1/models -H \"Authorization: Bearer $KEY\"%n", demo.httpPort());
+    System.out.printf("  curl -s localhost:%d/v1/completions -H \"Authorization: Bearer $KEY\" "
+        + "-H 'Content-Type: application/json' \\%n"
         + "    -d '{\"model\": \"%s\", \"prompt\": \"%s\", \"max_tokens\": 16}'%n%n", demo.httpPort(), tenant, prompt);
+    System.out.println("API keys of this run (each reaches only its own tenant; admin reaches all):");
+    demo.apiKeysByOwner().forEach((owner, k) -> System.out.printf("  %-8s %s%n", owner, k));
+    System.out.println();
     System.out.println("Ctrl-C stops the demo.");
     Shutdown.awaitSignal(demo);
     return 0;

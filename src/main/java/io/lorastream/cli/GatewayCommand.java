@@ -1,5 +1,6 @@
 package io.lorastream.cli;
 
+import io.lorastream.gateway.ApiKeys;
 import io.lorastream.gateway.Gateway;
 import io.lorastream.gateway.GatewaySettings;
 import io.lorastream.kafka.KafkaSettings;
@@ -7,6 +8,7 @@ import io.lorastream.kafka.TopicAdmin;
 import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
 import io.lorastream.model.BaseModel;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -24,13 +26,18 @@ final class GatewayCommand implements Callable<Integer> {
   @Option(names = "--port", defaultValue = "8080", description = "HTTP port (default: ${DEFAULT-VALUE}).")
   int port;
 
+  @Option(names = "--api-keys", required = true, paramLabel = "FILE", defaultValue = "${env:LORASTREAM_API_KEYS}",
+      description = "API keys file (hashes only; make one with ./lorastream keys add). Env LORASTREAM_API_KEYS.")
+  Path apiKeys;
+
   @Override
   public Integer call() throws Exception {
     KafkaSettings settings = kafka.settings();
     Topics topics = kafka.topics();
     TopicAdmin.ensureTopics(settings, topics);
     BaseModel model = BaseModel.load(base.resolve());
-    Gateway gateway = Gateway.start(model, settings, topics, GatewaySettings.defaults().withPort(port), Metrics.create());
+    Gateway gateway = Gateway.start(model, settings, topics, GatewaySettings.defaults().withPort(port),
+        ApiKeys.load(apiKeys), Metrics.create());
     Shutdown.awaitSignal(() -> {
       gateway.close();
       model.close();

@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
         TrainerCommand.class,
         GatewayCommand.class,
         ProduceCommand.class,
+        KeysCommand.class,
     })
 public final class Main implements Runnable {
 

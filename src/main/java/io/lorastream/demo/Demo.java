@@ -1,6 +1,7 @@
 package io.lorastream.demo;
 
 import io.lorastream.contract.AvroCodec;
+import io.lorastream.gateway.ApiKeys;
 import io.lorastream.gateway.Gateway;
 import io.lorastream.gateway.GatewaySettings;
 import io.lorastream.kafka.EmbeddedKafkaBroker;
@@ -13,6 +14,11 @@ import io.lorastream.train.ContinualTrainer;
 import io.lorastream.train.TrainerSettings;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -34,6 +40,7 @@ public final class Demo implements AutoCloseable {
   private final Gateway gateway;
   private final Thread producer;
   private final CountDownLatch stopProducing = new CountDownLatch(1);
+  private final Map<String, String> keys = new LinkedHashMap<>();
 
   /**
    * @param dataDir where the broker keeps its data
@@ -51,10 +58,27 @@ public final class Demo implements AutoCloseable {
     log.info("base model {} (sha256 {})", baseModelDir, base.weightsSha256());
     TrainerSettings trainerSettings = TrainerSettings.defaults().withBatching(4, Duration.ofMillis(500));
     trainer = new ContinualTrainer(base, kafka, topics, topics.examples().name(), trainerSettings, metrics).start();
-    gateway = Gateway.start(base, kafka, topics, GatewaySettings.defaults().withPort(httpPort), metrics);
+    gateway = Gateway.start(base, kafka, topics, GatewaySettings.defaults().withPort(httpPort), apiKeys(), metrics);
     producer = new Thread(() -> produce(kafka, topics, examplesPerSecond), "lorastream-demo-producer");
     producer.setDaemon(true);
     producer.start();
+  }
+
+  /** Fresh keys for this run: one admin key and one per demo tenant, never stored. */
+  private ApiKeys apiKeys() {
+    List<ApiKeys.Entry> entries = new ArrayList<>();
+    keys.put("admin", ApiKeys.newKey());
+    entries.add(ApiKeys.entry("demo-admin", null, keys.get("admin")));
+    for (SyntheticExamples.Tenant tenant : SyntheticExamples.TENANTS) {
+      keys.put(tenant.id(), ApiKeys.newKey());
+      entries.add(ApiKeys.entry("demo-" + tenant.id(), tenant.id(), keys.get(tenant.id())));
+    }
+    return ApiKeys.of(entries);
+  }
+
+  /** The API keys of this run: "admin" and each demo tenant id → key. */
+  public Map<String, String> apiKeysByOwner() {
+    return Collections.unmodifiableMap(keys);
   }
 
   public int httpPort() {

@@ -1,22 +1,54 @@
 package io.lorastream.gateway;
 
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 /**
  * A validated {@code POST /v1/completions} body.
  *
- * @param model the tenant id, or {@code base} for the base model alone
- * @param prompt the text to continue
+ * @param tenant the tenant whose adapter answers, or null for the base model alone
+ * @param pinnedVersion the adapter version asked for with {@code tenant@version}, or null for the newest
+ * @param promptText the text to continue (a bos token is put before it), or null when ids are given
+ * @param promptIds token ids to continue exactly as given, or null when text is given
  * @param maxTokens the most tokens to generate
  */
-record CompletionRequest(String model, String prompt, int maxTokens) {
+record CompletionRequest(String model, String tenant, Long pinnedVersion, String promptText, int[] promptIds,
+    int maxTokens) {
 
-  static CompletionRequest parse(JsonObject body, GatewaySettings limits) {
-    String model = string(body, "model", true);
-    String prompt = string(body, "prompt", true);
-    if (prompt.length() > limits.maxPromptChars()) {
-      throw ApiException.badRequest("prompt_too_long",
-          "prompt has " + prompt.length() + " characters; the limit is " + limits.maxPromptChars());
+  static CompletionRequest parse(JsonObject body, GatewaySettings limits, int vocabSize) {
+    String model = string(body, "model");
+    String tenant = null;
+    Long pinned = null;
+    if (!io.lorastream.contract.TenantId.BASE.equals(model)) {
+      int at = model.indexOf('@');
+      tenant = at < 0 ? model : model.substring(0, at);
+      if (at >= 0) {
+        try {
+          pinned = Long.parseLong(model.substring(at + 1));
+        } catch (NumberFormatException e) {
+          throw ApiException.badRequest("invalid_model", "model must be 'tenant', 'tenant@version' or 'base', got '"
+              + model + "'");
+        }
+      }
+      if (!io.lorastream.contract.TenantId.isValid(tenant)) {
+        throw ApiException.badRequest("invalid_model", "not a tenant id: '" + tenant + "'");
+      }
+    }
+    Object prompt = body.getValue("prompt");
+    String text = null;
+    int[] ids = null;
+    if (prompt instanceof String s) {
+      if (s.length() > limits.maxPromptChars()) {
+        throw ApiException.badRequest("prompt_too_long",
+            "prompt has " + s.length() + " characters; the limit is " + limits.maxPromptChars());
+      }
+      text = s;
+    } else if (prompt instanceof JsonArray array) {
+      ids = tokenIds(array, limits, vocabSize);
+    } else if (prompt == null) {
+      throw ApiException.badRequest("missing_field", "'prompt' is required");
+    } else {
+      throw ApiException.badRequest("invalid_type", "'prompt' must be a string or a list of token ids");
     }
     int maxTokens = limits.defaultMaxTokens();
     Object raw = body.getValue("max_tokens");
@@ -30,16 +62,30 @@ record CompletionRequest(String model, String prompt, int maxTokens) {
       }
       maxTokens = n.intValue();
     }
-    return new CompletionRequest(model, prompt, maxTokens);
+    return new CompletionRequest(model, tenant, pinned, text, ids, maxTokens);
   }
 
-  private static String string(JsonObject body, String field, boolean required) {
+  private static int[] tokenIds(JsonArray array, GatewaySettings limits, int vocabSize) {
+    if (array.isEmpty() || array.size() > limits.maxPromptChars()) {
+      throw ApiException.badRequest("invalid_prompt", "a token-id prompt needs 1 to " + limits.maxPromptChars() + " ids");
+    }
+    int[] ids = new int[array.size()];
+    for (int i = 0; i < ids.length; i++) {
+      Object v = array.getValue(i);
+      if (!(v instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())
+          || n.longValue() < 0 || n.longValue() >= vocabSize) {
+        throw ApiException.badRequest("invalid_prompt",
+            "prompt[" + i + "] must be a token id in 0.." + (vocabSize - 1) + ", got " + v);
+      }
+      ids[i] = n.intValue();
+    }
+    return ids;
+  }
+
+  private static String string(JsonObject body, String field) {
     Object value = body.getValue(field);
     if (value == null) {
-      if (required) {
-        throw ApiException.badRequest("missing_field", "'" + field + "' is required");
-      }
-      return null;
+      throw ApiException.badRequest("missing_field", "'" + field + "' is required");
     }
     if (!(value instanceof String s)) {
       throw ApiException.badRequest("invalid_type", "'" + field + "' must be a string");

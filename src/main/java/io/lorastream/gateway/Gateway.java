@@ -9,41 +9,54 @@ import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
-/** A running gateway: inference engine, adapter store and follower, and the HTTP verticle. */
+/**
+ * A running gateway: the inference engine, the adapter store and its follower, the Kafka inference
+ * service, and the HTTP verticle. Started in that order, closed in reverse.
+ */
 public final class Gateway implements AutoCloseable {
   private final Vertx vertx;
   private final InferenceEngine engine;
   private final AdapterFollower follower;
   private final AdapterStore store;
+  private final ExampleSink sink;
+  private final KafkaInferenceService kafkaInference;
   private final GatewayVerticle verticle;
 
-  private Gateway(Vertx vertx, InferenceEngine engine, AdapterFollower follower, AdapterStore store,
-      GatewayVerticle verticle) {
+  private Gateway(Vertx vertx, InferenceEngine engine, AdapterFollower follower, AdapterStore store, ExampleSink sink,
+      KafkaInferenceService kafkaInference, GatewayVerticle verticle) {
     this.vertx = vertx;
     this.engine = engine;
     this.follower = follower;
     this.store = store;
+    this.sink = sink;
+    this.kafkaInference = kafkaInference;
     this.verticle = verticle;
   }
 
-  /** Starts following adapters and listening for HTTP; returns once the server is bound. */
+  /** Starts following adapters, answering Kafka requests and listening for HTTP; returns once bound. */
   public static Gateway start(BaseModel base, KafkaSettings kafka, Topics topics, GatewaySettings settings,
-      Metrics metrics) {
+      ApiKeys keys, Metrics metrics) {
     InferenceEngine engine = new InferenceEngine(new Generator(base), settings.queueCapacity());
     AdapterStore store = new AdapterStore(base, metrics, engine::retire);
     AdapterFollower follower = new AdapterFollower(kafka, topics.adapters().name(), store).start();
+    ExampleSink sink = new ExampleSink(kafka, topics.examples().name());
+    KafkaInferenceService kafkaInference = new KafkaInferenceService(kafka, topics, store, engine, settings).start();
+    RateLimiter limiter = new RateLimiter(settings.tenantRequestsPerSecond(), settings.tenantBurst());
+    GatewayVerticle verticle = new GatewayVerticle(settings, keys, follower,
+        new CompletionRoutes(settings, store, engine, limiter, metrics, base.config().vocabSize()),
+        new AdapterRoutes(store, base.directory().getFileName().toString()),
+        new ExampleRoutes(sink, limiter),
+        metrics);
     Vertx vertx = Vertx.vertx();
-    GatewayVerticle verticle = new GatewayVerticle(settings, store, follower, engine, metrics);
+    Gateway gateway = new Gateway(vertx, engine, follower, store, sink, kafkaInference, verticle);
     try {
       vertx.deployVerticle(verticle).await(30, TimeUnit.SECONDS);
     } catch (Exception e) {
-      follower.close();
-      engine.close();
-      vertx.close();
+      gateway.close();
       throw new IllegalStateException("gateway could not listen on " + settings.host() + ":" + settings.port()
           + ": " + e.getMessage(), e);
     }
-    return new Gateway(vertx, engine, follower, store, verticle);
+    return gateway;
   }
 
   public int port() {
@@ -75,8 +88,10 @@ public final class Gateway implements AutoCloseable {
     try {
       vertx.close().await(10, TimeUnit.SECONDS);
     } catch (Exception e) {
-      // closing anyway
+      // closing the rest anyway
     }
+    kafkaInference.close();
+    sink.close();
     follower.close();
     engine.close();
   }

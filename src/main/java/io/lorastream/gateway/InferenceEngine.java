@@ -35,14 +35,23 @@ public final class InferenceEngine implements AutoCloseable {
         });
   }
 
-  /** Generates greedily; fails with {@link Overloaded} when the queue is full. */
+  /** Generates greedily after text (a bos is put first); fails with {@link Overloaded} when the queue is full. */
   public CompletableFuture<Completion> complete(String prompt, LoraAdapter adapterOrNull, int maxTokens) {
+    return submit(() -> generator.generate(prompt, adapterOrNull, maxTokens));
+  }
+
+  /** Generates greedily after these token ids exactly; fails with {@link Overloaded} when the queue is full. */
+  public CompletableFuture<Completion> complete(int[] promptIds, LoraAdapter adapterOrNull, int maxTokens) {
+    return submit(() -> generator.generate(promptIds, adapterOrNull, maxTokens));
+  }
+
+  private CompletableFuture<Completion> submit(java.util.function.Supplier<Completion> work) {
     CompletableFuture<Completion> result = new CompletableFuture<>();
     try {
       executor.execute(() -> {
         closeRetired();
         try {
-          result.complete(generator.generate(prompt, adapterOrNull, maxTokens));
+          result.complete(work.get());
         } catch (RuntimeException | Error e) {
           result.completeExceptionally(e);
         }

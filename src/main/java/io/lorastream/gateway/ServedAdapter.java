@@ -1,12 +1,19 @@
 package io.lorastream.gateway;
 
+import io.lorastream.avro.AdapterSnapshot;
 import io.lorastream.model.LoraAdapter;
 
 /**
- * A tenant's adapter as served: the loaded weights and the snapshot facts shown to users.
+ * A tenant's adapter as served: the loaded weights and the snapshot's facts.
  *
- * @param trainLoss null when the snapshot carried none
- * @param createdAtMillis when the trainer published this version (epoch ms)
+ * @param snapshot the published snapshot with its weights bytes left out (they live in {@code adapter})
  */
-record ServedAdapter(String tenant, long version, LoraAdapter adapter, String weightsSha256, long examplesSeen,
-    Float trainLoss, long createdAtMillis) {}
+record ServedAdapter(LoraAdapter adapter, AdapterSnapshot snapshot) {
+  String tenant() {
+    return snapshot.getTenant();
+  }
+
+  long version() {
+    return snapshot.getVersion();
+  }
+}

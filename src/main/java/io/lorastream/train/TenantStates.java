@@ -3,6 +3,7 @@ package io.lorastream.train;
 import io.lorastream.avro.AdapterCheckpoint;
 import io.lorastream.avro.AdapterSnapshot;
 import io.lorastream.avro.TrainedOffset;
+import io.lorastream.contract.Bytes;
 import io.lorastream.contract.Sha256;
 import io.lorastream.model.BaseModel;
 import io.lorastream.model.LoraAdapter;
@@ -44,10 +45,10 @@ final class TenantStates {
     }
     LoraConfig lora = new LoraConfig(checkpoint.getRank(), checkpoint.getAlpha(),
         List.copyOf(checkpoint.getTargetModules()), settings.lora().dropout(), checkpoint.getUseRslora());
-    LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(bytes(checkpoint.getWeights()), lora, base);
+    LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Bytes.of(checkpoint.getWeights()), lora, base);
     TrainingSettings training = settings.training();
     LoraTrainer trainer = new LoraTrainer(base, adapter, training);
-    trainer.restoreOptimizerState(bytes(checkpoint.getOptimizerState()), checkpoint.getStep());
+    trainer.restoreOptimizerState(Bytes.of(checkpoint.getOptimizerState()), checkpoint.getStep());
     Map<TopicPartition, Long> through = new HashMap<>();
     for (TrainedOffset t : checkpoint.getTrainedThrough()) {
       through.put(new TopicPartition(t.getTopic(), t.getPartition()), t.getNextOffset());
@@ -106,12 +107,5 @@ final class TenantStates {
             .thenComparingInt(e -> e.getKey().partition()))
         .forEach(e -> list.add(new TrainedOffset(e.getKey().topic(), e.getKey().partition(), e.getValue())));
     return list;
-  }
-
-  static byte[] bytes(ByteBuffer buffer) {
-    ByteBuffer b = buffer.duplicate();
-    byte[] out = new byte[b.remaining()];
-    b.get(out);
-    return out;
   }
 }

@@ -53,11 +53,17 @@ class AdapterStoreTest {
   }
 
   @Test
-  void servesANewerVersionAndRetiresTheOldOne() {
+  void servesTheNewestVersionKeepsTheLastTwoAndRetiresOlderOnes() {
     assertThat(store.apply(snapshot("acme", 1, base.weightsSha256(), 1))).isTrue();
     assertThat(store.apply(snapshot("acme", 2, base.weightsSha256(), 2))).isTrue();
-    assertThat(store.get("acme")).hasValueSatisfying(a -> assertThat(a.version()).isEqualTo(2));
+    assertThat(retired).isEmpty();
+    assertThat(store.apply(snapshot("acme", 3, base.weightsSha256(), 3))).isTrue();
+    assertThat(store.get("acme")).hasValueSatisfying(a -> assertThat(a.version()).isEqualTo(3));
+    assertThat(store.get("acme", 2)).isPresent();
+    assertThat(store.get("acme", 1)).isEmpty();
     assertThat(retired).hasSize(1);
+    assertThat(store.get("acme").orElseThrow().snapshot().getWeights().remaining())
+        .as("served facts do not keep a second copy of the weights").isZero();
   }
 
   @Test

@@ -2,45 +2,79 @@ package io.lorastream.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.lorastream.avro.AdapterSnapshot;
+import io.lorastream.avro.InferenceRequest;
+import io.lorastream.avro.InferenceResponse;
+import io.lorastream.avro.TrainingExample;
+import io.lorastream.contract.AvroCodec;
+import io.lorastream.contract.Sha256;
+import io.lorastream.kafka.KafkaSettings;
 import io.lorastream.kafka.TopicAdmin;
 import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
 import io.lorastream.model.BaseModel;
+import io.lorastream.model.LoraAdapter;
+import io.lorastream.model.LoraConfig;
 import io.lorastream.model.TinyModelFactory;
 import io.lorastream.testing.EmbeddedKafkaExtension;
+import io.lorastream.testing.TopicProbe;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.io.ByteArrayInputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipInputStream;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The HTTP API of a running gateway: answers, errors as JSON with the right status, metrics. */
+/** The HTTP and Kafka APIs of a running gateway: answers, auth, errors as JSON with the right status. */
 class GatewayHttpTest {
   @RegisterExtension
   static final EmbeddedKafkaExtension KAFKA = new EmbeddedKafkaExtension();
+
+  static final String ACME_KEY = "ls-acme-test-key";
+  static final String GLOBEX_KEY = "ls-globex-test-key";
+  static final String ADMIN_KEY = "ls-admin-test-key";
 
   @TempDir
   static Path modelDir;
   static BaseModel base;
   static Gateway gateway;
+  static Topics topics = new Topics("http.");
   static final HttpClient HTTP = HttpClient.newHttpClient();
 
   @BeforeAll
   static void start() throws Exception {
     TinyModelFactory.create(modelDir, 5);
     base = BaseModel.load(modelDir);
-    Topics topics = new Topics("http.");
     TopicAdmin.ensureTopics(KAFKA.settings(), topics);
-    GatewaySettings settings = new GatewaySettings("127.0.0.1", 0, 4096, 1000, 64, 8, 16);
-    gateway = Gateway.start(base, KAFKA.settings(), topics, settings, Metrics.create());
+    publish(snapshot("acme", 1, 1));
+    publish(snapshot("acme", 2, 2));
+    GatewaySettings settings = new GatewaySettings("127.0.0.1", 0, 4096, 1000, 64, 8, 16, 1000, 1000);
+    ApiKeys keys = ApiKeys.of(List.of(ApiKeys.entry("acme-app", "acme", ACME_KEY),
+        ApiKeys.entry("globex-app", "globex", GLOBEX_KEY), ApiKeys.entry("ops", null, ADMIN_KEY)));
+    gateway = Gateway.start(base, KAFKA.settings(), topics, settings, keys, Metrics.create());
     assertThat(gateway.awaitReady(Duration.ofSeconds(30))).isTrue();
+    assertThat(gateway.store().get("acme")).hasValueSatisfying(a -> assertThat(a.version()).isEqualTo(2));
   }
 
   @AfterAll
@@ -49,19 +83,50 @@ class GatewayHttpTest {
     base.close();
   }
 
-  private static HttpResponse<String> post(String path, String body) throws Exception {
-    return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port() + path))
-        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
-        HttpResponse.BodyHandlers.ofString());
+  static AdapterSnapshot snapshot(String tenant, long version, long seed) {
+    LoraConfig config = LoraConfig.defaults();
+    byte[] weights;
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, config, seed)) {
+      weights = adapter.toPeftSafetensors();
+    }
+    return AdapterSnapshot.newBuilder().setTenant(tenant).setVersion(version).setParentVersion(null)
+        .setBaseModelSha256(base.weightsSha256()).setRank(config.rank()).setAlpha(config.alpha())
+        .setTargetModules(config.targetModules()).setUseRslora(config.useRslora())
+        .setWeights(ByteBuffer.wrap(weights)).setWeightsSha256(Sha256.hex(weights))
+        .setTrainedThrough(List.of()).setExamplesSeen(10 * version).setCreatedAt(Instant.now()).build();
   }
 
-  private static HttpResponse<String> get(String path) throws Exception {
-    return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port() + path)).build(),
-        HttpResponse.BodyHandlers.ofString());
+  static void publish(AdapterSnapshot snapshot) {
+    send(topics.adapters().name(), snapshot.getTenant(), AvroCodec.ADAPTER_SNAPSHOT.encode(snapshot));
+  }
+
+  static void send(String topic, String key, byte[] value) {
+    KafkaSettings kafka = KAFKA.settings();
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
+        new ByteArraySerializer())) {
+      producer.send(new ProducerRecord<>(topic, key, value));
+    }
+  }
+
+  private static HttpResponse<String> post(String path, String key, String body) throws Exception {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port() + path))
+        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
+    if (key != null) {
+      request.header("Authorization", "Bearer " + key);
+    }
+    return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static HttpResponse<String> get(String path, String key) throws Exception {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port() + path));
+    if (key != null) {
+      request.header("Authorization", "Bearer " + key);
+    }
+    return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private static void assertError(HttpResponse<String> response, int status, String code) {
-    assertThat(response.statusCode()).isEqualTo(status);
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
     assertThat(response.headers().firstValue("Content-Type")).hasValue("application/json");
     JsonObject error = new JsonObject(response.body()).getJsonObject("error");
     assertThat(error.getString("code")).isEqualTo(code);
@@ -70,69 +135,179 @@ class GatewayHttpTest {
   }
 
   @Test
-  void baseModelCompletesWithoutAnAdapter() throws Exception {
-    HttpResponse<String> response = post("/v1/completions", "{\"model\":\"base\",\"prompt\":\"Hello\",\"max_tokens\":4}");
+  void tenantCompletesWithItsNewestAdapter() throws Exception {
+    HttpResponse<String> response = post("/v1/completions", ACME_KEY,
+        "{\"model\":\"acme\",\"prompt\":\"Hello\",\"max_tokens\":4}");
     assertThat(response.statusCode()).isEqualTo(200);
     JsonObject body = new JsonObject(response.body());
     assertThat(body.getString("object")).isEqualTo("text_completion");
-    assertThat(body.getValue("adapter")).isNull();
+    assertThat(body.getJsonObject("adapter")).isEqualTo(new JsonObject().put("tenant", "acme").put("version", 2));
+    assertThat(response.headers().firstValue("X-Adapter-Version")).hasValue("2");
     assertThat(body.getJsonArray("choices").getJsonObject(0).getString("finish_reason")).isIn("stop", "length");
-    assertThat(body.getJsonObject("usage").getInteger("completion_tokens")).isBetween(0, 4);
+  }
+
+  @Test
+  void pinnedVersionIsServedWhileHeld() throws Exception {
+    HttpResponse<String> pinned = post("/v1/completions", ACME_KEY, "{\"model\":\"acme@1\",\"prompt\":\"Hi\",\"max_tokens\":2}");
+    assertThat(pinned.statusCode()).isEqualTo(200);
+    assertThat(pinned.headers().firstValue("X-Adapter-Version")).hasValue("1");
+    assertError(post("/v1/completions", ACME_KEY, "{\"model\":\"acme@7\",\"prompt\":\"Hi\"}"), 404, "version_not_found");
+  }
+
+  @Test
+  void baseModelCompletesWithoutAnAdapterAndAcceptsTokenIds() throws Exception {
+    HttpResponse<String> response = post("/v1/completions", GLOBEX_KEY,
+        "{\"model\":\"base\",\"prompt\":[1, 72, 105],\"max_tokens\":3}");
+    assertThat(response.statusCode()).isEqualTo(200);
+    JsonObject body = new JsonObject(response.body());
+    assertThat(body.getValue("adapter")).isNull();
+    assertThat(body.getJsonObject("usage").getInteger("prompt_tokens")).isEqualTo(3);
+    assertError(post("/v1/completions", GLOBEX_KEY, "{\"model\":\"base\",\"prompt\":[1, 99999]}"), 400,
+        "invalid_prompt");
+  }
+
+  @Test
+  void keysAreRequiredAndReachOnlyTheirTenant() throws Exception {
+    assertError(post("/v1/completions", null, "{\"model\":\"acme\",\"prompt\":\"hi\"}"), 401, "invalid_api_key");
+    assertError(post("/v1/completions", "ls-wrong", "{\"model\":\"acme\",\"prompt\":\"hi\"}"), 401, "invalid_api_key");
+    assertError(post("/v1/completions", GLOBEX_KEY, "{\"model\":\"acme\",\"prompt\":\"hi\"}"), 403, "forbidden");
+    assertError(get("/v1/adapters/acme", GLOBEX_KEY), 403, "forbidden");
+    assertError(get("/v1/adapters/acme/peft", GLOBEX_KEY), 403, "forbidden");
+    assertError(post("/v1/examples", GLOBEX_KEY,
+        "{\"tenant\":\"acme\",\"prompt\":\"p\",\"completion\":\"c\"}"), 403, "forbidden");
+    assertThat(post("/v1/completions", ADMIN_KEY, "{\"model\":\"acme\",\"prompt\":\"hi\",\"max_tokens\":1}")
+        .statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void modelsListsOnlyWhatTheKeyReaches() throws Exception {
+    JsonArray forGlobex = new JsonObject(get("/v1/models", GLOBEX_KEY).body()).getJsonArray("data");
+    assertThat(forGlobex.stream().map(m -> ((JsonObject) m).getString("id"))).containsExactly("base");
+    JsonArray forAcme = new JsonObject(get("/v1/models", ACME_KEY).body()).getJsonArray("data");
+    assertThat(forAcme.stream().map(m -> ((JsonObject) m).getString("id"))).containsExactly("base", "acme");
+    assertThat(forAcme.getJsonObject(1).getLong("version")).isEqualTo(2);
+  }
+
+  @Test
+  void adapterMetadataAndPeftZip() throws Exception {
+    JsonObject meta = new JsonObject(get("/v1/adapters/acme", ACME_KEY).body());
+    assertThat(meta.getLong("version")).isEqualTo(2);
+    assertThat(meta.getString("base_model_sha256")).isEqualTo(base.weightsSha256());
+    assertThat(meta.getLong("examples_seen")).isEqualTo(20);
+
+    HttpResponse<byte[]> zip = HTTP.send(HttpRequest.newBuilder(
+            URI.create("http://127.0.0.1:" + gateway.port() + "/v1/adapters/acme/peft"))
+        .header("Authorization", "Bearer " + ACME_KEY).build(), HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(zip.statusCode()).isEqualTo(200);
+    Map<String, byte[]> files = new HashMap<>();
+    try (ZipInputStream in = new ZipInputStream(new ByteArrayInputStream(zip.body()))) {
+      for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
+        files.put(e.getName(), in.readAllBytes());
+      }
+    }
+    assertThat(files).containsOnlyKeys("adapter_config.json", "adapter_model.safetensors");
+    assertThat(Sha256.hex(files.get("adapter_model.safetensors"))).isEqualTo(meta.getString("weights_sha256"));
+    JsonObject config = new JsonObject(new String(files.get("adapter_config.json"), StandardCharsets.UTF_8));
+    assertThat(config.getString("peft_type")).isEqualTo("LORA");
+    assertThat(config.getInteger("r")).isEqualTo(8);
+    assertError(get("/v1/adapters/nobody", ADMIN_KEY), 404, "adapter_not_found");
+  }
+
+  @Test
+  void examplesAreProducedToTheExamplesTopic() throws Exception {
+    HttpResponse<String> response = post("/v1/examples", ACME_KEY,
+        "{\"examples\":[{\"id\":\"http-1\",\"prompt\":\"Q?\",\"completion\":\" A.\"},"
+            + "{\"id\":\"http-2\",\"prompt\":\"Q2?\",\"completion\":\" B.\",\"weight\":2}]}");
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(202);
+    JsonObject body = new JsonObject(response.body());
+    assertThat(body.getInteger("accepted")).isEqualTo(2);
+    assertThat(body.getJsonArray("examples").getJsonObject(0).getLong("offset")).isNotNull();
+    List<ConsumerRecord<String, byte[]>> records = TopicProbe.readUntil(KAFKA.settings(), topics.examples().name(),
+        r -> r.stream().filter(x -> "acme".equals(x.key())).count() >= 2, Duration.ofSeconds(20));
+    List<TrainingExample> examples = records.stream().map(r -> AvroCodec.TRAINING_EXAMPLE.decode(r.value())).toList();
+    assertThat(examples).extracting(TrainingExample::getId).contains("http-1", "http-2");
+    assertThat(examples).filteredOn(e -> e.getId().equals("http-2")).singleElement()
+        .satisfies(e -> assertThat(e.getWeight()).isEqualTo(2f));
+
+    assertError(post("/v1/examples", ACME_KEY, "{\"prompt\":\"\",\"completion\":\"c\"}"), 400, "empty_prompt");
+    assertError(post("/v1/examples", ACME_KEY, "{\"prompt\":\"p\",\"completion\":\"c\",\"weight\":50}"), 400,
+        "invalid_weight");
+    assertError(post("/v1/examples", ADMIN_KEY, "{\"prompt\":\"p\",\"completion\":\"c\"}"), 400, "missing_field");
   }
 
   @Test
   void malformedJsonIs400() throws Exception {
-    assertError(post("/v1/completions", "{\"model\": "), 400, "invalid_json");
-    assertError(post("/v1/completions", "[1, 2]"), 400, "invalid_json");
+    assertError(post("/v1/completions", ACME_KEY, "{\"model\": "), 400, "invalid_json");
+    assertError(post("/v1/completions", ACME_KEY, "[1, 2]"), 400, "invalid_json");
   }
 
   @Test
   void wrongTypesAndMissingFieldsAre400() throws Exception {
-    assertError(post("/v1/completions", "{\"prompt\":\"hi\"}"), 400, "missing_field");
-    assertError(post("/v1/completions", "{\"model\":\"base\",\"prompt\":5}"), 400, "invalid_type");
-    assertError(post("/v1/completions", "{\"model\":\"base\",\"prompt\":\"hi\",\"max_tokens\":\"many\"}"), 400,
-        "invalid_type");
+    assertError(post("/v1/completions", ACME_KEY, "{\"prompt\":\"hi\"}"), 400, "missing_field");
+    assertError(post("/v1/completions", ACME_KEY, "{\"model\":\"base\",\"prompt\":5}"), 400, "invalid_type");
+    assertError(post("/v1/completions", ACME_KEY, "{\"model\":\"base\",\"prompt\":\"hi\",\"max_tokens\":\"many\"}"),
+        400, "invalid_type");
+    assertError(post("/v1/completions", ACME_KEY, "{\"model\":\"Not A Tenant\",\"prompt\":\"hi\"}"), 400,
+        "invalid_model");
   }
 
   @Test
   void tooManyTokensOrTooLongPromptIs400() throws Exception {
-    assertError(post("/v1/completions", "{\"model\":\"base\",\"prompt\":\"hi\",\"max_tokens\":65}"), 400,
+    assertError(post("/v1/completions", ACME_KEY, "{\"model\":\"base\",\"prompt\":\"hi\",\"max_tokens\":65}"), 400,
         "max_tokens_out_of_range");
-    assertError(post("/v1/completions", "{\"model\":\"base\",\"prompt\":\"" + "a".repeat(1001) + "\"}"), 400,
-        "prompt_too_long");
+    assertError(post("/v1/completions", ACME_KEY, "{\"model\":\"base\",\"prompt\":\"" + "a".repeat(1001) + "\"}"),
+        400, "prompt_too_long");
   }
 
   @Test
   void unknownTenantIs404() throws Exception {
-    assertError(post("/v1/completions", "{\"model\":\"nobody\",\"prompt\":\"hi\"}"), 404, "model_not_found");
+    assertError(post("/v1/completions", ADMIN_KEY, "{\"model\":\"nobody\",\"prompt\":\"hi\"}"), 404,
+        "model_not_found");
   }
 
   @Test
   void tooLargeBodyIs413() throws Exception {
-    assertError(post("/v1/completions", "{\"model\":\"base\",\"prompt\":\"" + "a".repeat(5000) + "\"}"), 413,
-        "body_too_large");
+    assertError(post("/v1/completions", ACME_KEY, "{\"model\":\"base\",\"prompt\":\"" + "a".repeat(5000) + "\"}"),
+        413, "body_too_large");
   }
 
   @Test
   void unknownRouteIs404Json() throws Exception {
-    assertError(get("/v2/nothing"), 404, "route_not_found");
+    assertError(get("/v2/nothing", null), 404, "route_not_found");
   }
 
   @Test
-  void modelsListsTheBaseModel() throws Exception {
-    HttpResponse<String> response = get("/v1/models");
-    assertThat(response.statusCode()).isEqualTo(200);
-    assertThat(new JsonObject(response.body()).getJsonArray("data").getJsonObject(0).getString("id"))
-        .isEqualTo("base");
-  }
-
-  @Test
-  void healthReadinessAndMetrics() throws Exception {
-    assertThat(get("/healthz").statusCode()).isEqualTo(200);
-    assertThat(get("/readyz").statusCode()).isEqualTo(200);
-    post("/v1/completions", "{\"model\":\"nobody\",\"prompt\":\"hi\"}");
-    HttpResponse<String> metrics = get("/metrics");
+  void healthReadinessAndMetricsNeedNoKey() throws Exception {
+    assertThat(get("/healthz", null).statusCode()).isEqualTo(200);
+    assertThat(get("/readyz", null).statusCode()).isEqualTo(200);
+    post("/v1/completions", ADMIN_KEY, "{\"model\":\"nobody\",\"prompt\":\"hi\"}");
+    HttpResponse<String> metrics = get("/metrics", null);
     assertThat(metrics.statusCode()).isEqualTo(200);
     assertThat(metrics.body()).contains("lorastream_gateway_requests_total{route=\"completions\",status=\"404\"}");
+  }
+
+  @Test
+  void inferenceRequestsOnKafkaAreAnsweredOnTheResponsesTopic() {
+    InferenceRequest request = InferenceRequest.newBuilder().setRequestId("req-1").setTenant("acme")
+        .setPrompt("Hello").setMaxTokens(3).setCreatedAt(Instant.now()).build();
+    send(topics.inferenceRequests().name(), "acme", AvroCodec.INFERENCE_REQUEST.encode(request));
+    InferenceRequest unknown = InferenceRequest.newBuilder(request).setRequestId("req-2").setTenant("nobody").build();
+    send(topics.inferenceRequests().name(), "nobody", AvroCodec.INFERENCE_REQUEST.encode(unknown));
+    send(topics.inferenceRequests().name(), "acme", "garbage".getBytes(StandardCharsets.UTF_8));
+
+    Map<String, InferenceResponse> responses = new HashMap<>();
+    TopicProbe.readUntil(KAFKA.settings(), topics.inferenceResponses().name(), records -> {
+      records.forEach(r -> responses.put(r.key(), AvroCodec.INFERENCE_RESPONSE.decode(r.value())));
+      return responses.containsKey("req-1") && responses.containsKey("req-2");
+    }, Duration.ofSeconds(30));
+    assertThat(responses.get("req-1").getError()).isNull();
+    assertThat(responses.get("req-1").getAdapterVersion()).isEqualTo(2L);
+    assertThat(responses.get("req-1").getCompletionTokens()).isBetween(0, 3);
+    assertThat(responses.get("req-2").getError()).startsWith("model_not_found");
+
+    List<ConsumerRecord<String, byte[]>> dead = TopicProbe.readUntil(KAFKA.settings(), topics.dlq().name(),
+        r -> !r.isEmpty(), Duration.ofSeconds(30));
+    assertThat(new String(dead.get(0).headers().lastHeader(Topics.ERROR_HEADER).value(), StandardCharsets.UTF_8))
+        .startsWith("bad-magic");
   }
 }
