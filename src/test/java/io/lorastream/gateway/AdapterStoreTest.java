@@ -3,15 +3,12 @@ package io.lorastream.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.lorastream.avro.AdapterSnapshot;
-import io.lorastream.contract.Sha256;
 import io.lorastream.metrics.Metrics;
 import io.lorastream.model.BaseModel;
-import io.lorastream.model.LoraAdapter;
-import io.lorastream.model.LoraConfig;
 import io.lorastream.model.TinyModelFactory;
+import io.lorastream.testing.Snapshots;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -40,16 +37,7 @@ class AdapterStoreTest {
   private final AdapterStore store = new AdapterStore(base, metrics, retired::add);
 
   private static AdapterSnapshot snapshot(String tenant, long version, String baseSha, long seed) {
-    LoraConfig config = LoraConfig.defaults();
-    byte[] weights;
-    try (LoraAdapter adapter = LoraAdapter.initialise(base, config, seed)) {
-      weights = adapter.toPeftSafetensors();
-    }
-    return AdapterSnapshot.newBuilder().setTenant(tenant).setVersion(version).setParentVersion(null)
-        .setBaseModelSha256(baseSha).setRank(config.rank()).setAlpha(config.alpha())
-        .setTargetModules(config.targetModules()).setUseRslora(config.useRslora())
-        .setWeights(ByteBuffer.wrap(weights)).setWeightsSha256(Sha256.hex(weights))
-        .setTrainedThrough(List.of()).setExamplesSeen(version).setCreatedAt(Instant.now()).build();
+    return AdapterSnapshot.newBuilder(Snapshots.of(base, tenant, version, seed)).setBaseModelSha256(baseSha).build();
   }
 
   @Test

@@ -8,15 +8,13 @@ import io.lorastream.avro.InferenceResponse;
 import io.lorastream.avro.TrainingExample;
 import io.lorastream.contract.AvroCodec;
 import io.lorastream.contract.Sha256;
-import io.lorastream.kafka.KafkaSettings;
 import io.lorastream.kafka.TopicAdmin;
 import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
 import io.lorastream.model.BaseModel;
-import io.lorastream.model.LoraAdapter;
-import io.lorastream.model.LoraConfig;
 import io.lorastream.model.TinyModelFactory;
 import io.lorastream.testing.EmbeddedKafkaExtension;
+import io.lorastream.testing.Snapshots;
 import io.lorastream.testing.TopicProbe;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -25,7 +23,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -36,10 +33,6 @@ import java.util.Map;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipInputStream;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -59,7 +52,7 @@ class GatewayHttpTest {
   static Path modelDir;
   static BaseModel base;
   static Gateway gateway;
-  static Topics topics = new Topics("http.");
+  static final Topics topics = new Topics("http.");
   static final HttpClient HTTP = HttpClient.newHttpClient();
 
   @BeforeAll
@@ -84,28 +77,15 @@ class GatewayHttpTest {
   }
 
   static AdapterSnapshot snapshot(String tenant, long version, long seed) {
-    LoraConfig config = LoraConfig.defaults();
-    byte[] weights;
-    try (LoraAdapter adapter = LoraAdapter.initialise(base, config, seed)) {
-      weights = adapter.toPeftSafetensors();
-    }
-    return AdapterSnapshot.newBuilder().setTenant(tenant).setVersion(version).setParentVersion(null)
-        .setBaseModelSha256(base.weightsSha256()).setRank(config.rank()).setAlpha(config.alpha())
-        .setTargetModules(config.targetModules()).setUseRslora(config.useRslora())
-        .setWeights(ByteBuffer.wrap(weights)).setWeightsSha256(Sha256.hex(weights))
-        .setTrainedThrough(List.of()).setExamplesSeen(10 * version).setCreatedAt(Instant.now()).build();
+    return Snapshots.of(base, tenant, version, seed);
   }
 
   static void publish(AdapterSnapshot snapshot) {
-    send(topics.adapters().name(), snapshot.getTenant(), AvroCodec.ADAPTER_SNAPSHOT.encode(snapshot));
+    Snapshots.publish(KAFKA.settings(), topics.adapters().name(), snapshot);
   }
 
   static void send(String topic, String key, byte[] value) {
-    KafkaSettings kafka = KAFKA.settings();
-    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
-        new ByteArraySerializer())) {
-      producer.send(new ProducerRecord<>(topic, key, value));
-    }
+    Snapshots.send(KAFKA.settings(), topic, key, value);
   }
 
   private static HttpResponse<String> post(String path, String key, String body) throws Exception {
