@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
         BrokerCommand.class,
         TopicsCommand.class,
         BaseModelCommand.class,
+        IngestCommand.class,
         TrainerCommand.class,
         GatewayCommand.class,
         ProduceCommand.class,

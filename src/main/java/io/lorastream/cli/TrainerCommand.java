@@ -14,7 +14,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "trainer", mixinStandardHelpOptions = true,
-    description = "Continually train each tenant's adapter from the examples topic and publish snapshots.")
+    description = "Continually train each tenant's adapter from the clean examples topic and publish snapshots.")
 final class TrainerCommand implements Callable<Integer> {
   @Mixin
   KafkaOptions kafka = new KafkaOptions();
@@ -41,7 +41,7 @@ final class TrainerCommand implements Callable<Integer> {
     TrainerSettings trainerSettings = TrainerSettings.defaults().withInstanceId(instanceId)
         .withBatching(batchSize, Duration.ofMillis(batchMaxWaitMs));
     BaseModel model = BaseModel.load(base.resolve());
-    ContinualTrainer trainer = new ContinualTrainer(model, settings, topics, topics.examples().name(),
+    ContinualTrainer trainer = new ContinualTrainer(model, settings, topics, topics.cleanExamples().name(),
         trainerSettings, Metrics.create()).start();
     Shutdown.awaitSignal(() -> {
       trainer.close();

@@ -1,21 +1,48 @@
 package io.lorastream.contract;
 
 import io.lorastream.avro.TrainingExample;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
 import java.util.Optional;
 
 /**
  * What makes a training example acceptable. Each violation has a short, stable reason code (the DLQ
  * header and the metric label) followed by a human explanation.
+ *
+ * <p>Reason codes: {@code invalid-tenant}, {@code key-mismatch}, {@code missing-id},
+ * {@code id-too-long}, {@code empty-prompt}, {@code empty-completion}, {@code prompt-too-long},
+ * {@code completion-too-long}, {@code invalid-weight}, {@code metadata-too-large},
+ * {@code future-event-time}. Operators alert and search on them: rename none.
+ *
+ * <p>Text limits hold in characters (what a tokenizer sees) and in UTF-8 bytes (what Kafka and
+ * memory see); 16 Ki characters of CJK text are 48 KiB, so the byte limit is the tighter one there.
  */
 public final class ExampleRules {
+  public static final int MAX_ID_BYTES = 256;
   public static final int MAX_PROMPT_CHARS = 16_384;
+  public static final int MAX_PROMPT_BYTES = 32_768;
   public static final int MAX_COMPLETION_CHARS = 16_384;
+  public static final int MAX_COMPLETION_BYTES = 32_768;
   public static final float MAX_WEIGHT = 10f;
+  public static final int MAX_METADATA_ENTRIES = 32;
+  /** Sum of the UTF-8 lengths of all metadata keys and values. */
+  public static final int MAX_METADATA_BYTES = 4_096;
+  /** An event time later than now plus this is a producer clock or unit error (seconds vs ms). */
+  public static final Duration MAX_FUTURE_SKEW = Duration.ofDays(1);
 
   private ExampleRules() {}
 
-  /** Empty when the example is acceptable; otherwise {@code "code: explanation"}. */
+  /** {@link #violation(String, TrainingExample, Instant)} against the system clock. */
   public static Optional<String> violation(String recordKey, TrainingExample example) {
+    return violation(recordKey, example, Instant.now());
+  }
+
+  /**
+   * Empty when the example is acceptable at {@code now}; otherwise {@code "code: explanation"}.
+   * A null {@code recordKey} is not checked against the tenant.
+   */
+  public static Optional<String> violation(String recordKey, TrainingExample example, Instant now) {
     String tenant = example.getTenant();
     if (!TenantId.isValid(tenant)) {
       return Optional.of("invalid-tenant: tenant id must match [a-z0-9][a-z0-9_-]{0,62}, got '"
@@ -25,25 +52,52 @@ public final class ExampleRules {
       return Optional.of("key-mismatch: record key '" + abbreviate(recordKey)
           + "' is not the example's tenant '" + tenant + "'");
     }
-    if (example.getId() == null || example.getId().isBlank()) {
+    String id = example.getId();
+    if (id == null || id.isBlank()) {
       return Optional.of("missing-id: the example id is empty");
     }
-    if (example.getPrompt().isEmpty()) {
+    int idBytes = utf8Length(id);
+    if (idBytes > MAX_ID_BYTES) {
+      return Optional.of("id-too-long: " + idBytes + " UTF-8 bytes, limit " + MAX_ID_BYTES);
+    }
+    String prompt = example.getPrompt();
+    String completion = example.getCompletion();
+    if (prompt.isEmpty()) {
       return Optional.of("empty-prompt: the prompt is empty");
     }
-    if (example.getCompletion().isEmpty()) {
+    if (completion.isEmpty()) {
       return Optional.of("empty-completion: the completion is empty");
     }
-    if (example.getPrompt().length() > MAX_PROMPT_CHARS) {
-      return Optional.of("prompt-too-long: " + example.getPrompt().length() + " chars, limit " + MAX_PROMPT_CHARS);
+    Optional<String> size = sizeViolation("prompt-too-long", prompt, MAX_PROMPT_CHARS, MAX_PROMPT_BYTES);
+    if (size.isPresent()) {
+      return size;
     }
-    if (example.getCompletion().length() > MAX_COMPLETION_CHARS) {
-      return Optional.of("completion-too-long: " + example.getCompletion().length() + " chars, limit "
-          + MAX_COMPLETION_CHARS);
+    size = sizeViolation("completion-too-long", completion, MAX_COMPLETION_CHARS, MAX_COMPLETION_BYTES);
+    if (size.isPresent()) {
+      return size;
     }
     float weight = example.getWeight();
     if (!Float.isFinite(weight) || weight <= 0f || weight > MAX_WEIGHT) {
       return Optional.of("invalid-weight: weight must be in (0, " + MAX_WEIGHT + "], got " + weight);
+    }
+    Map<String, String> metadata = example.getMetadata();
+    if (metadata != null) {
+      if (metadata.size() > MAX_METADATA_ENTRIES) {
+        return Optional.of("metadata-too-large: " + metadata.size() + " entries, limit " + MAX_METADATA_ENTRIES);
+      }
+      long bytes = 0;
+      for (Map.Entry<String, String> e : metadata.entrySet()) {
+        bytes += utf8Length(e.getKey()) + utf8Length(e.getValue());
+      }
+      if (bytes > MAX_METADATA_BYTES) {
+        return Optional.of("metadata-too-large: " + bytes + " UTF-8 bytes of keys and values, limit "
+            + MAX_METADATA_BYTES);
+      }
+    }
+    Instant eventTime = example.getEventTime();
+    if (eventTime != null && eventTime.isAfter(now.plus(MAX_FUTURE_SKEW))) {
+      return Optional.of("future-event-time: event time " + eventTime + " is more than "
+          + MAX_FUTURE_SKEW.toHours() + " h after now (" + now + ")");
     }
     return Optional.empty();
   }
@@ -52,6 +106,43 @@ public final class ExampleRules {
   public static String code(String violation) {
     int colon = violation.indexOf(':');
     return colon < 0 ? violation : violation.substring(0, colon);
+  }
+
+  /**
+   * Bytes of {@code s} in UTF-8 without encoding it; a lone surrogate counts 3 bytes (an upper
+   * bound: Java encodes it as the 1-byte '?'). Null counts 0.
+   */
+  public static int utf8Length(CharSequence s) {
+    if (s == null) {
+      return 0;
+    }
+    int bytes = 0;
+    int n = s.length();
+    for (int i = 0; i < n; i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        bytes += 1;
+      } else if (c < 0x800) {
+        bytes += 2;
+      } else if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
+        bytes += 4;
+        i++;
+      } else {
+        bytes += 3;
+      }
+    }
+    return bytes;
+  }
+
+  private static Optional<String> sizeViolation(String code, String text, int maxChars, int maxBytes) {
+    if (text.length() > maxChars) {
+      return Optional.of(code + ": " + text.length() + " chars, limit " + maxChars);
+    }
+    int bytes = utf8Length(text);
+    if (bytes > maxBytes) {
+      return Optional.of(code + ": " + bytes + " UTF-8 bytes, limit " + maxBytes);
+    }
+    return Optional.empty();
   }
 
   private static String abbreviate(String s) {

@@ -4,6 +4,8 @@ import io.lorastream.contract.AvroCodec;
 import io.lorastream.gateway.ApiKeys;
 import io.lorastream.gateway.Gateway;
 import io.lorastream.gateway.GatewaySettings;
+import io.lorastream.ingest.IngestService;
+import io.lorastream.ingest.IngestSettings;
 import io.lorastream.kafka.EmbeddedKafkaBroker;
 import io.lorastream.kafka.KafkaSettings;
 import io.lorastream.kafka.TopicAdmin;
@@ -28,13 +30,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Everything in one process: an embedded Kafka broker, the trainer, the gateway and a producer of
- * synthetic examples for three tenants. Runs until interrupted (Ctrl-C), then stops in order.
+ * Everything in one process: an embedded Kafka broker, ingest, the trainer, the gateway and a
+ * producer of synthetic examples for three tenants. Runs until interrupted (Ctrl-C), then stops in order.
  */
 public final class Demo implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Demo.class);
 
   private final EmbeddedKafkaBroker broker;
+  private final IngestService ingest;
   private final BaseModel base;
   private final ContinualTrainer trainer;
   private final Gateway gateway;
@@ -43,7 +46,7 @@ public final class Demo implements AutoCloseable {
   private final Map<String, String> keys = new LinkedHashMap<>();
 
   /**
-   * @param dataDir where the broker keeps its data
+   * @param dataDir where the broker and ingest's dedupe store keep their data
    * @param baseModelDir the base model to fine-tune
    * @param httpPort gateway port (0 = any free port)
    * @param examplesPerSecond synthetic examples produced per second, over all tenants
@@ -54,10 +57,11 @@ public final class Demo implements AutoCloseable {
     KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
     Topics topics = new Topics();
     TopicAdmin.ensureTopics(kafka, topics);
+    ingest = IngestService.start(kafka, topics, IngestSettings.defaults(), metrics, dataDir.resolve("ingest"));
     base = BaseModel.load(baseModelDir);
     log.info("base model {} (sha256 {})", baseModelDir, base.weightsSha256());
     TrainerSettings trainerSettings = TrainerSettings.defaults().withBatching(4, Duration.ofMillis(500));
-    trainer = new ContinualTrainer(base, kafka, topics, topics.examples().name(), trainerSettings, metrics).start();
+    trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(), trainerSettings, metrics).start();
     gateway = Gateway.start(base, kafka, topics, GatewaySettings.defaults().withPort(httpPort), apiKeys(), metrics);
     producer = new Thread(() -> produce(kafka, topics, examplesPerSecond), "lorastream-demo-producer");
     producer.setDaemon(true);
@@ -119,6 +123,7 @@ public final class Demo implements AutoCloseable {
     }
     gateway.close();
     trainer.close();
+    ingest.close();
     base.close();
     broker.close();
   }

@@ -19,6 +19,10 @@ public final class Metrics {
   private final PrometheusRegistry registry;
   private final ExpositionFormats formats = ExpositionFormats.init();
 
+  // Ingest
+  public final Counter ingestExamples;
+  public final Counter ingestRejected;
+
   // Trainer
   public final Counter trainerExamples;
   public final Counter trainerSteps;
@@ -37,6 +41,13 @@ public final class Metrics {
 
   private Metrics(PrometheusRegistry registry) {
     this.registry = registry;
+    ingestExamples = Counter.builder().name("lorastream_ingest_examples_total")
+        .help("Examples read by ingest, by outcome (accepted, rejected, duplicate)").labelNames("outcome")
+        .register(registry);
+    ingestRejected = Counter.builder().name("lorastream_ingest_rejected_total")
+        .help("Examples ingest sent to the dead letter topic, by reason code").labelNames("reason")
+        .register(registry);
+
     trainerExamples = Counter.builder().name("lorastream_trainer_examples_total")
         .help("Examples consumed by the trainer, by outcome").labelNames("outcome").register(registry);
     trainerSteps = Counter.builder().name("lorastream_trainer_steps_total")

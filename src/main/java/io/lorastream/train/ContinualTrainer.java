@@ -6,6 +6,7 @@ import io.lorastream.avro.TrainingExample;
 import io.lorastream.contract.AvroCodec;
 import io.lorastream.contract.CodecException;
 import io.lorastream.contract.ExampleRules;
+import io.lorastream.contract.Splits;
 import io.lorastream.kafka.KafkaSettings;
 import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
@@ -40,8 +41,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The continual trainer: consumes examples, trains each tenant's adapter on micro-batches and
- * publishes a snapshot after each step.
+ * The continual trainer: consumes clean examples, trains each tenant's adapter on micro-batches and
+ * publishes a snapshot after each step. Examples tagged holdout ({@link Splits}) are never trained
+ * on: the tenant keeps the newest of them for evaluation, and their offsets commit like any other.
+ * The trainer checks {@link ExampleRules} again (cheap) in case something other than ingest
+ * writes its input topic.
  *
  * <p>Exactly once: every cycle is one Kafka transaction holding the snapshots and checkpoints of
  * the tenants trained and the consumed offsets. Offsets are committed per partition only up to the
@@ -140,6 +144,11 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     Optional<String> violation = ExampleRules.violation(record.key(), example);
     if (violation.isPresent()) {
       deadLetter(record, violation.get());
+      return;
+    }
+    if (Splits.isHoldout(example)) {
+      stateFor(example.getTenant()).keepHoldout(example);
+      metrics.trainerExamples.labelValues("holdout").inc();
       return;
     }
     if (stateFor(example.getTenant()).alreadyTrained(partition, record.offset())) {

@@ -1,16 +1,24 @@
 package io.lorastream.train;
 
+import io.lorastream.avro.TrainingExample;
 import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraTrainer;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.kafka.common.TopicPartition;
 
 /**
  * One tenant's training state in this trainer: its adapter, optimizer, and how far it has trained
- * in each input partition. Everything here is written to the tenant's checkpoint on every commit.
+ * in each input partition. All of that is written to the tenant's checkpoint on every commit; the
+ * recent holdout examples are not (they are for evaluation only and refill from the stream).
  */
 final class TenantState implements AutoCloseable {
+  /** How many of the tenant's newest holdout examples are kept for evaluation. */
+  static final int HOLDOUT_KEPT = 64;
+
   final String tenant;
   final LoraAdapter adapter;
   final LoraTrainer trainer;
@@ -21,6 +29,8 @@ final class TenantState implements AutoCloseable {
   /** Event time (epoch ms) of the newest example trained on, or null before the first. */
   Long newestEventTime;
   float lastLoss = Float.NaN;
+  /** The newest holdout examples, oldest first, at most {@link #HOLDOUT_KEPT}, one per id. */
+  private final Deque<TrainingExample> holdout = new ArrayDeque<>();
 
   TenantState(String tenant, LoraAdapter adapter, LoraTrainer trainer,
       Map<TopicPartition, Long> trainedThrough, long examplesSeen, long publishedVersion, Long newestEventTime) {
@@ -44,6 +54,20 @@ final class TenantState implements AutoCloseable {
     examplesSeen++;
     long eventTime = example.example().getEventTime().toEpochMilli();
     newestEventTime = newestEventTime == null ? eventTime : Math.max(newestEventTime, eventTime);
+  }
+
+  /** Keeps a holdout example (never trained on); a re-read id replaces its older copy. */
+  void keepHoldout(TrainingExample example) {
+    holdout.removeIf(e -> e.getId().equals(example.getId()));
+    holdout.addLast(example);
+    while (holdout.size() > HOLDOUT_KEPT) {
+      holdout.removeFirst();
+    }
+  }
+
+  /** The kept holdout examples, oldest first. */
+  List<TrainingExample> holdout() {
+    return List.copyOf(holdout);
   }
 
   @Override

@@ -88,10 +88,11 @@ class ContinualTrainerRecoveryTest {
   }
 
   private static ContinualTrainer trainer(BaseModel base, KafkaSettings kafka, Topics topics, String instance) {
-    return new ContinualTrainer(base, kafka, topics, topics.examples().name(), SETTINGS.withInstanceId(instance),
+    return new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(), SETTINGS.withInstanceId(instance),
         Metrics.create()).start();
   }
 
+  /** Straight to the trainer's input; untagged examples are train examples. */
   private static void produce(KafkaSettings kafka, Topics topics, int from, int to) {
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
         new ByteArraySerializer())) {
@@ -99,7 +100,7 @@ class ContinualTrainerRecoveryTest {
         TrainingExample e = TrainingExample.newBuilder().setId("t-" + i).setTenant("tenant-a")
             .setPrompt("Question " + i + "?\nAnswer:").setCompletion(" answer " + i + ".").setWeight(1f)
             .setEventTime(Instant.ofEpochMilli(1_000_000L + i)).setMetadata(Map.of()).build();
-        producer.send(new ProducerRecord<>(topics.examples().name(), "tenant-a", AvroCodec.TRAINING_EXAMPLE.encode(e)));
+        producer.send(new ProducerRecord<>(topics.cleanExamples().name(), "tenant-a", AvroCodec.TRAINING_EXAMPLE.encode(e)));
       }
     }
   }

@@ -1,0 +1,51 @@
+package io.lorastream.cli;
+
+import io.lorastream.ingest.IngestService;
+import io.lorastream.ingest.IngestSettings;
+import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.kafka.TopicAdmin;
+import io.lorastream.kafka.Topics;
+import io.lorastream.metrics.Metrics;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "ingest", mixinStandardHelpOptions = true,
+    description = "Validate, deduplicate and split examples into the clean examples topic (Kafka Streams, "
+        + "exactly once); rejects go to the DLQ with a reason.")
+final class IngestCommand implements Callable<Integer> {
+  @Mixin
+  KafkaOptions kafka = new KafkaOptions();
+
+  @Option(names = "--state-dir", defaultValue = "data/ingest",
+      description = "Where the dedupe store lives (default: ${DEFAULT-VALUE}).")
+  Path stateDir;
+
+  @Option(names = "--application-id", defaultValue = IngestSettings.DEFAULT_APPLICATION_ID,
+      description = "Kafka Streams application id; instances with the same id share the work (default: ${DEFAULT-VALUE}).")
+  String applicationId;
+
+  @Option(names = "--dedupe-window-hours", defaultValue = "168",
+      description = "An example id seen again within this many hours is dropped (default: ${DEFAULT-VALUE}).")
+  long dedupeWindowHours;
+
+  @Option(names = "--holdout-share", defaultValue = "0.1",
+      description = "Share of example ids kept out of training for evaluation (default: ${DEFAULT-VALUE}).")
+  double holdoutShare;
+
+  @Override
+  public Integer call() throws Exception {
+    IngestSettings settings = new IngestSettings(Duration.ofHours(dedupeWindowHours), holdoutShare, applicationId);
+    KafkaSettings kafkaSettings = kafka.settings();
+    Topics topics = kafka.topics();
+    TopicAdmin.ensureTopics(kafkaSettings, topics);
+    Files.createDirectories(stateDir);
+    IngestService ingest = IngestService.start(kafkaSettings, topics, settings, Metrics.create(), stateDir);
+    Shutdown.awaitSignal(ingest);
+    return 0;
+  }
+}
