@@ -87,8 +87,7 @@ public final class AdapterFollower implements AutoCloseable {
     try {
       store.apply(AvroCodec.ADAPTER_SNAPSHOT.decode(record.value()));
     } catch (CodecException e) {
-      log.warn("unreadable snapshot at {}-{}@{}: {}", record.topic(), record.partition(), record.offset(),
-          e.dlqReason());
+      store.rejectUndecodable(record.topic() + "-" + record.partition() + "@" + record.offset() + ": " + e.dlqReason());
     }
   }
 

@@ -11,6 +11,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.util.Comparator;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
@@ -75,10 +76,11 @@ final class AdapterRoutes {
   }
 
   private byte[] zip(ServedAdapter served) {
-    String config = served.adapter().config().toPeftAdapterConfigJson(baseModelName);
-    byte[] weights = served.adapter().toPeftSafetensors();
+    String config = served.config().toPeftAdapterConfigJson(baseModelName);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     try (ZipOutputStream zip = new ZipOutputStream(out)) {
+      // The weights exactly as published (their digest is the snapshot's weightsSha256).
+      byte[] weights = Files.readAllBytes(served.weightsFile());
       zip.putNextEntry(new ZipEntry("adapter_config.json"));
       zip.write(config.getBytes(StandardCharsets.UTF_8));
       zip.closeEntry();

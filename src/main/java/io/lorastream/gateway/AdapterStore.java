@@ -7,46 +7,53 @@ import io.lorastream.metrics.Metrics;
 import io.lorastream.model.BaseModel;
 import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraConfig;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The newest good adapters of every tenant (the last {@code versionsKept} versions, newest first,
- * so a request may pin {@code tenant@version}). A snapshot is applied only after its weights digest
- * and base model digest check out and its weights load; otherwise it is counted as rejected and the
- * previous version keeps serving. Dropped adapters are handed to {@code retire}, which closes them
- * once no running request can still use them.
+ * The served versions of every tenant's adapter (the last {@code versionsKept}, newest first, so a
+ * request may pin {@code tenant@version}), with their weights on local disk. A snapshot is applied
+ * only after its base model digest and weights digest check out and its weights load; otherwise it
+ * is counted as rejected and the previous version keeps serving. Loaded weights are handed to the
+ * {@link AdapterEvents} receiver, which keeps the hot ones in memory.
  */
 public final class AdapterStore {
   private static final Logger log = LoggerFactory.getLogger(AdapterStore.class);
 
   private final BaseModel base;
   private final Metrics metrics;
-  private final Consumer<AutoCloseable> retire;
+  private final AdapterEvents events;
+  private final Path directory;
   private final int versionsKept;
   // Per tenant: served versions, newest first; replaced as a whole (copy on write).
   private final Map<String, List<ServedAdapter>> adapters = new ConcurrentHashMap<>();
 
-  public AdapterStore(BaseModel base, Metrics metrics, Consumer<AutoCloseable> retire, int versionsKept) {
+  AdapterStore(BaseModel base, Metrics metrics, AdapterEvents events, Path directory, int versionsKept) {
     if (versionsKept < 1) {
       throw new IllegalArgumentException("versionsKept must be at least 1");
     }
     this.base = base;
     this.metrics = metrics;
-    this.retire = retire;
+    this.events = events;
+    this.directory = directory;
     this.versionsKept = versionsKept;
-  }
-
-  public AdapterStore(BaseModel base, Metrics metrics, Consumer<AutoCloseable> retire) {
-    this(base, metrics, retire, 2);
+    try {
+      Files.createDirectories(directory);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create the adapter folder " + directory, e);
+    }
   }
 
   /** The newest version of a tenant's adapter. */
@@ -57,8 +64,7 @@ public final class AdapterStore {
 
   /** A specific version, while it is still held. */
   public Optional<ServedAdapter> get(String tenant, long version) {
-    List<ServedAdapter> versions = adapters.getOrDefault(tenant, List.of());
-    return versions.stream().filter(a -> a.version() == version).findFirst();
+    return adapters.getOrDefault(tenant, List.of()).stream().filter(a -> a.version() == version).findFirst();
   }
 
   /** The newest version of every tenant. */
@@ -81,28 +87,32 @@ public final class AdapterStore {
     if (!Sha256.hex(weights).equals(snapshot.getWeightsSha256())) {
       return reject(snapshot, "digest-mismatch", "weights do not match weightsSha256");
     }
+    LoraConfig config;
     LoraAdapter adapter;
     try {
-      LoraConfig config = new LoraConfig(snapshot.getRank(), snapshot.getAlpha(),
-          List.copyOf(snapshot.getTargetModules()), 0f, snapshot.getUseRslora());
+      config = new LoraConfig(snapshot.getRank(), snapshot.getAlpha(), List.copyOf(snapshot.getTargetModules()), 0f,
+          snapshot.getUseRslora());
       adapter = LoraAdapter.fromPeftSafetensors(weights, config, base);
     } catch (RuntimeException e) {
       return reject(snapshot, "unloadable", e.getMessage());
     }
     AdapterSnapshot facts = AdapterSnapshot.newBuilder(snapshot).setWeights(ByteBuffer.allocate(0)).build();
+    ServedAdapter served = new ServedAdapter(facts, config, write(tenant, snapshot.getVersion(), weights),
+        weights.length);
+    events.verified(served, adapter);
+
     List<ServedAdapter> versions = new ArrayList<>(versionsKept);
-    versions.add(new ServedAdapter(adapter, facts));
-    List<ServedAdapter> older = adapters.getOrDefault(tenant, List.of());
-    for (ServedAdapter old : older) {
+    versions.add(served);
+    for (ServedAdapter old : adapters.getOrDefault(tenant, List.of())) {
       if (versions.size() < versionsKept) {
         versions.add(old);
       } else {
-        retire.accept(old.adapter());
+        events.dropped(old);
       }
     }
     adapters.put(tenant, List.copyOf(versions));
     metrics.gatewaySnapshotsApplied.inc();
-    metrics.gatewayAdaptersResident.set(adapters.size());
+    metrics.gatewayAdaptersServed.set(adapters.size());
     log.debug("serving tenant {} v{}", tenant, snapshot.getVersion());
     return true;
   }
@@ -111,9 +121,26 @@ public final class AdapterStore {
   public void remove(String tenant) {
     List<ServedAdapter> previous = adapters.remove(tenant);
     if (previous != null) {
-      previous.forEach(a -> retire.accept(a.adapter()));
-      metrics.gatewayAdaptersResident.set(adapters.size());
+      previous.forEach(events::dropped);
+      metrics.gatewayAdaptersServed.set(adapters.size());
       log.info("tenant {} removed", tenant);
+    }
+  }
+
+  /** A record on the adapters topic that is not a snapshot at all. */
+  void rejectUndecodable(String reason) {
+    metrics.gatewaySnapshotsRejected.labelValues("undecodable").inc();
+    log.warn("unreadable snapshot: {}", reason);
+  }
+
+  private Path write(String tenant, long version, byte[] weights) {
+    Path file = directory.resolve(tenant + "@" + version + ".safetensors");
+    try {
+      Path tmp = Files.createTempFile(directory, tenant, ".tmp");
+      Files.write(tmp, weights);
+      return Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write adapter " + file, e);
     }
   }
 
@@ -122,5 +149,4 @@ public final class AdapterStore {
     log.warn("refused snapshot {} v{} ({}): {}", snapshot.getTenant(), snapshot.getVersion(), reason, detail);
     return false;
   }
-
 }

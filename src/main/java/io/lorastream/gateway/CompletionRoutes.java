@@ -2,7 +2,6 @@ package io.lorastream.gateway;
 
 import io.lorastream.metrics.Metrics;
 import io.lorastream.model.Completion;
-import io.lorastream.model.LoraAdapter;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -36,12 +35,12 @@ final class CompletionRoutes {
   void post(RoutingContext ctx) {
     CompletionRequest request = CompletionRequest.parse(Responses.jsonBody(ctx), settings, vocabSize);
     Principal principal = AuthHandler.principal(ctx);
-    LoraAdapter adapter = null;
+    ServedAdapter adapter = null;
     JsonObject adapterJson = null;
     if (request.tenant() != null) {
       AuthHandler.requireAccess(ctx, request.tenant());
       ServedAdapter served = lookup(request);
-      adapter = served.adapter();
+      adapter = served;
       adapterJson = new JsonObject().put("tenant", served.tenant()).put("version", served.version());
       ctx.response().putHeader("X-Adapter-Version", Long.toString(served.version()));
     }

@@ -4,7 +4,6 @@ import io.lorastream.kafka.KafkaSettings;
 import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
 import io.lorastream.model.BaseModel;
-import io.lorastream.model.Generator;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -36,8 +35,9 @@ public final class Gateway implements AutoCloseable {
   /** Starts following adapters, answering Kafka requests and listening for HTTP; returns once bound. */
   public static Gateway start(BaseModel base, KafkaSettings kafka, Topics topics, GatewaySettings settings,
       ApiKeys keys, Metrics metrics) {
-    InferenceEngine engine = new InferenceEngine(new Generator(base), settings.queueCapacity());
-    AdapterStore store = new AdapterStore(base, metrics, engine::retire);
+    InferenceEngine engine = new InferenceEngine(base, settings.queueCapacity(), settings.adapterMemoryBytes(),
+        metrics);
+    AdapterStore store = new AdapterStore(base, metrics, engine, settings.adapterDirectory(), settings.versionsKept());
     AdapterFollower follower = new AdapterFollower(kafka, topics.adapters().name(), store).start();
     ExampleSink sink = new ExampleSink(kafka, topics.examples().name());
     KafkaInferenceService kafkaInference = new KafkaInferenceService(kafka, topics, store, engine, settings).start();

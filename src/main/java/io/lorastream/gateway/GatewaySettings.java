@@ -12,9 +12,13 @@ package io.lorastream.gateway;
  * @param queueCapacity completions waiting for the model beyond this are refused with 503
  * @param tenantRequestsPerSecond each tenant's sustained request rate (completions and examples)
  * @param tenantBurst requests a tenant may make at once before the rate applies
+ * @param adapterDirectory where verified adapter weights are kept on local disk
+ * @param adapterMemoryBytes loaded adapters beyond this many bytes are evicted (least recently used)
+ * @param versionsKept versions held per tenant, newest first (older pinned versions stop being served)
  */
 public record GatewaySettings(String host, int port, int maxBodyBytes, int maxPromptChars, int maxTokensLimit,
-    int defaultMaxTokens, int queueCapacity, double tenantRequestsPerSecond, int tenantBurst) {
+    int defaultMaxTokens, int queueCapacity, double tenantRequestsPerSecond, int tenantBurst,
+    java.nio.file.Path adapterDirectory, long adapterMemoryBytes, int versionsKept) {
 
   public GatewaySettings {
     if (port < 0 || port > 65535) {
@@ -29,14 +33,25 @@ public record GatewaySettings(String host, int port, int maxBodyBytes, int maxPr
     if (!(tenantRequestsPerSecond > 0) || tenantBurst < 1) {
       throw new IllegalArgumentException("the per-tenant rate must be > 0 and the burst at least 1");
     }
+    java.util.Objects.requireNonNull(adapterDirectory, "adapterDirectory");
+    if (adapterMemoryBytes < 0 || versionsKept < 1) {
+      throw new IllegalArgumentException("adapter memory must be >= 0 and versions kept at least 1");
+    }
   }
 
+  /** Defaults; adapters are kept in a fresh folder under the system's temporary directory. */
   public static GatewaySettings defaults() {
-    return new GatewaySettings("0.0.0.0", 8080, 1 << 20, 8192, 256, 32, 256, 50, 100);
+    java.nio.file.Path adapters;
+    try {
+      adapters = java.nio.file.Files.createTempDirectory("lorastream-gateway-adapters");
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    return new GatewaySettings("0.0.0.0", 8080, 1 << 20, 8192, 256, 32, 256, 50, 100, adapters, 512L << 20, 2);
   }
 
   public GatewaySettings withPort(int newPort) {
     return new GatewaySettings(host, newPort, maxBodyBytes, maxPromptChars, maxTokensLimit, defaultMaxTokens,
-        queueCapacity, tenantRequestsPerSecond, tenantBurst);
+        queueCapacity, tenantRequestsPerSecond, tenantBurst, adapterDirectory, adapterMemoryBytes, versionsKept);
   }
 }

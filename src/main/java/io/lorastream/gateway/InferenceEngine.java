@@ -1,5 +1,7 @@
 package io.lorastream.gateway;
 
+import io.lorastream.metrics.Metrics;
+import io.lorastream.model.BaseModel;
 import io.lorastream.model.Completion;
 import io.lorastream.model.Generator;
 import io.lorastream.model.LoraAdapter;
@@ -10,23 +12,23 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import java.util.function.Function;
 
 /**
  * Runs model work on one dedicated thread behind a bounded queue, never on an event loop. A full
  * queue refuses new work at once ({@link Overloaded}) so callers can answer 503 instead of waiting.
- * Adapters replaced in the store are closed here, between requests, so none is closed mid-use.
+ * The thread owns the {@link AdapterCache}: adapter events from the store are queued and applied
+ * there between requests, so no adapter is closed while in use.
  */
-public final class InferenceEngine implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(InferenceEngine.class);
-
+public final class InferenceEngine implements AdapterEvents, AutoCloseable {
   private final Generator generator;
+  private final AdapterCache cache;
   private final ThreadPoolExecutor executor;
-  private final Queue<AutoCloseable> retired = new ConcurrentLinkedQueue<>();
+  private final Queue<Runnable> adapterEvents = new ConcurrentLinkedQueue<>();
 
-  public InferenceEngine(Generator generator, int queueCapacity) {
-    this.generator = generator;
+  public InferenceEngine(BaseModel base, int queueCapacity, long adapterBudgetBytes, Metrics metrics) {
+    this.generator = new Generator(base);
+    this.cache = new AdapterCache(base, adapterBudgetBytes, metrics);
     this.executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(queueCapacity),
         r -> {
           Thread t = new Thread(r, "lorastream-inference");
@@ -35,23 +37,30 @@ public final class InferenceEngine implements AutoCloseable {
         });
   }
 
-  /** Generates greedily after text (a bos is put first); fails with {@link Overloaded} when the queue is full. */
-  public CompletableFuture<Completion> complete(String prompt, LoraAdapter adapterOrNull, int maxTokens) {
-    return submit(() -> generator.generate(prompt, adapterOrNull, maxTokens));
+  /** Generates greedily after text (a bos is put first) with this adapter version, or the base when null. */
+  public CompletableFuture<Completion> complete(String prompt, ServedAdapter adapter, int maxTokens) {
+    return submit(adapter, a -> generator.generate(prompt, a, maxTokens));
   }
 
-  /** Generates greedily after these token ids exactly; fails with {@link Overloaded} when the queue is full. */
-  public CompletableFuture<Completion> complete(int[] promptIds, LoraAdapter adapterOrNull, int maxTokens) {
-    return submit(() -> generator.generate(promptIds, adapterOrNull, maxTokens));
+  /** Generates greedily after these token ids exactly. */
+  public CompletableFuture<Completion> complete(int[] promptIds, ServedAdapter adapter, int maxTokens) {
+    return submit(adapter, a -> generator.generate(promptIds, a, maxTokens));
   }
 
-  private CompletableFuture<Completion> submit(java.util.function.Supplier<Completion> work) {
+  private CompletableFuture<Completion> submit(ServedAdapter served, Function<LoraAdapter, Completion> work) {
     CompletableFuture<Completion> result = new CompletableFuture<>();
     try {
       executor.execute(() -> {
-        closeRetired();
+        applyAdapterEvents();
         try {
-          result.complete(work.get());
+          LoraAdapter adapter = served == null ? null : cache.acquire(served);
+          try {
+            result.complete(work.apply(adapter));
+          } finally {
+            if (served != null) {
+              cache.release(served);
+            }
+          }
         } catch (RuntimeException | Error e) {
           result.completeExceptionally(e);
         }
@@ -62,23 +71,24 @@ public final class InferenceEngine implements AutoCloseable {
     return result;
   }
 
-  /** Closes this adapter after the work already queued has run. */
-  public void retire(AutoCloseable adapter) {
-    retired.add(adapter);
+  @Override
+  public void verified(ServedAdapter served, LoraAdapter adapter) {
+    adapterEvents.add(() -> cache.preload(served, adapter));
+  }
+
+  @Override
+  public void dropped(ServedAdapter served) {
+    adapterEvents.add(() -> cache.forget(served));
   }
 
   public int queueDepth() {
     return executor.getQueue().size();
   }
 
-  private void closeRetired() {
-    AutoCloseable next;
-    while ((next = retired.poll()) != null) {
-      try {
-        next.close();
-      } catch (Exception e) {
-        log.warn("closing a retired adapter failed: {}", e.toString());
-      }
+  private void applyAdapterEvents() {
+    Runnable event;
+    while ((event = adapterEvents.poll()) != null) {
+      event.run();
     }
   }
 
@@ -90,7 +100,8 @@ public final class InferenceEngine implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    closeRetired();
+    applyAdapterEvents();
+    cache.close();
   }
 
   /** The model's queue is full. */

@@ -8,7 +8,6 @@ import io.lorastream.contract.TenantId;
 import io.lorastream.kafka.KafkaSettings;
 import io.lorastream.kafka.Topics;
 import io.lorastream.model.Completion;
-import io.lorastream.model.LoraAdapter;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -128,11 +127,11 @@ final class KafkaInferenceService implements AutoCloseable {
     if (request.getPrompt().length() > limits.maxPromptChars()) {
       throw ApiException.badRequest("prompt_too_long", "the limit is " + limits.maxPromptChars() + " characters");
     }
-    LoraAdapter adapter = null;
+    ServedAdapter adapter = null;
     if (!TenantId.BASE.equals(request.getTenant())) {
       ServedAdapter served = store.get(request.getTenant()).orElseThrow(() -> ApiException.notFound(
           "model_not_found", "no adapter for tenant '" + request.getTenant() + "'"));
-      adapter = served.adapter();
+      adapter = served;
       response.setAdapterVersion(served.version());
     }
     while (true) {

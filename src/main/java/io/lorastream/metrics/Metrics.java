@@ -36,6 +36,9 @@ public final class Metrics {
   public final Histogram gatewayRequestSeconds;
   public final Counter gatewayTokensGenerated;
   public final Gauge gatewayAdaptersResident;
+  public final Gauge gatewayAdaptersServed;
+  public final Counter gatewayColdLoads;
+  public final Histogram gatewayColdLoadSeconds;
   public final Counter gatewaySnapshotsRejected;
   public final Counter gatewaySnapshotsApplied;
 
@@ -69,6 +72,12 @@ public final class Metrics {
         .help("Completion tokens generated").register(registry);
     gatewayAdaptersResident = Gauge.builder().name("lorastream_gateway_adapters_resident")
         .help("Adapters held in memory by the gateway").register(registry);
+    gatewayAdaptersServed = Gauge.builder().name("lorastream_gateway_adapters_served")
+        .help("Tenants with a served adapter (in memory or on local disk)").register(registry);
+    gatewayColdLoads = Counter.builder().name("lorastream_gateway_cold_loads_total")
+        .help("Adapters loaded from local disk because they were not in memory").register(registry);
+    gatewayColdLoadSeconds = Histogram.builder().name("lorastream_gateway_cold_load_seconds")
+        .help("Time to load an adapter from local disk").register(registry);
     gatewaySnapshotsRejected = Counter.builder().name("lorastream_gateway_snapshots_rejected_total")
         .help("Adapter snapshots refused, by reason").labelNames("reason").register(registry);
     gatewaySnapshotsApplied = Counter.builder().name("lorastream_gateway_snapshots_applied_total")

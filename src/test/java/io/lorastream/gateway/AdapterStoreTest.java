@@ -4,15 +4,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.lorastream.avro.AdapterSnapshot;
 import io.lorastream.metrics.Metrics;
+import io.lorastream.contract.Sha256;
 import io.lorastream.model.BaseModel;
+import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.TinyModelFactory;
 import io.lorastream.testing.Snapshots;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,16 +36,36 @@ class AdapterStoreTest {
     base.close();
   }
 
-  private final List<AutoCloseable> retired = new ArrayList<>();
+  @TempDir
+  Path adapterDir;
+
+  private final List<ServedAdapter> retired = new ArrayList<>();
+  private final List<ServedAdapter> verified = new ArrayList<>();
   private final Metrics metrics = Metrics.create();
-  private final AdapterStore store = new AdapterStore(base, metrics, retired::add);
+  private AdapterStore store;
+
+  @BeforeEach
+  void createStore() {
+    store = new AdapterStore(base, metrics, new AdapterEvents() {
+      @Override
+      public void verified(ServedAdapter served, LoraAdapter adapter) {
+        verified.add(served);
+        adapter.close();
+      }
+
+      @Override
+      public void dropped(ServedAdapter served) {
+        retired.add(served);
+      }
+    }, adapterDir, 2);
+  }
 
   private static AdapterSnapshot snapshot(String tenant, long version, String baseSha, long seed) {
     return AdapterSnapshot.newBuilder(Snapshots.of(base, tenant, version, seed)).setBaseModelSha256(baseSha).build();
   }
 
   @Test
-  void servesTheNewestVersionKeepsTheLastTwoAndRetiresOlderOnes() {
+  void servesTheNewestVersionKeepsTheLastTwoAndRetiresOlderOnes() throws Exception {
     assertThat(store.apply(snapshot("acme", 1, base.weightsSha256(), 1))).isTrue();
     assertThat(store.apply(snapshot("acme", 2, base.weightsSha256(), 2))).isTrue();
     assertThat(retired).isEmpty();
@@ -49,9 +73,11 @@ class AdapterStoreTest {
     assertThat(store.get("acme")).hasValueSatisfying(a -> assertThat(a.version()).isEqualTo(3));
     assertThat(store.get("acme", 2)).isPresent();
     assertThat(store.get("acme", 1)).isEmpty();
-    assertThat(retired).hasSize(1);
+    assertThat(retired).extracting(ServedAdapter::version).containsExactly(1L);
     assertThat(store.get("acme").orElseThrow().snapshot().getWeights().remaining())
         .as("served facts do not keep a second copy of the weights").isZero();
+    ServedAdapter newest = store.get("acme").orElseThrow();
+    assertThat(Sha256.hex(Files.readAllBytes(newest.weightsFile()))).isEqualTo(newest.snapshot().getWeightsSha256());
   }
 
   @Test
@@ -72,6 +98,7 @@ class AdapterStoreTest {
     assertThat(store.apply(corrupt)).isFalse();
     assertThat(store.get("acme")).hasValueSatisfying(a -> assertThat(a.version()).isEqualTo(1));
     assertThat(metrics.gatewaySnapshotsRejected.labelValues("digest-mismatch").get()).isEqualTo(1.0);
+    assertThat(verified).hasSize(1);
   }
 
   @Test

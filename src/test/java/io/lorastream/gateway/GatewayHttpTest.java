@@ -50,6 +50,8 @@ class GatewayHttpTest {
 
   @TempDir
   static Path modelDir;
+  @TempDir
+  static Path adapterDir;
   static BaseModel base;
   static Gateway gateway;
   static final Topics topics = new Topics("http.");
@@ -62,7 +64,8 @@ class GatewayHttpTest {
     TopicAdmin.ensureTopics(KAFKA.settings(), topics);
     publish(snapshot("acme", 1, 1));
     publish(snapshot("acme", 2, 2));
-    GatewaySettings settings = new GatewaySettings("127.0.0.1", 0, 4096, 1000, 64, 8, 16, 1000, 1000);
+    GatewaySettings settings = new GatewaySettings("127.0.0.1", 0, 4096, 1000, 64, 8, 16, 1000, 1000,
+        adapterDir, 1 << 20, 2);
     ApiKeys keys = ApiKeys.of(List.of(ApiKeys.entry("acme-app", "acme", ACME_KEY),
         ApiKeys.entry("globex-app", "globex", GLOBEX_KEY), ApiKeys.entry("ops", null, ADMIN_KEY)));
     gateway = Gateway.start(base, KAFKA.settings(), topics, settings, keys, Metrics.create());
