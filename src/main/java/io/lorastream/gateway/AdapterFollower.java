@@ -45,6 +45,24 @@ public final class AdapterFollower implements AutoCloseable {
     return this;
   }
 
+  /**
+   * False while the follower's consumer has no open connection to any broker: the store then serves
+   * what it has, and catches up when Kafka is back.
+   */
+  public boolean kafkaConnected() {
+    KafkaConsumer<String, byte[]> c = consumer;
+    if (c == null) {
+      return false;
+    }
+    for (var entry : c.metrics().entrySet()) {
+      if (entry.getKey().name().equals("connection-count") && entry.getKey().group().equals("consumer-metrics")) {
+        Object value = entry.getValue().metricValue();
+        return value instanceof Number n && n.doubleValue() > 0;
+      }
+    }
+    return false;
+  }
+
   /** True once every snapshot published before start has been applied (or refused). */
   public boolean caughtUp() {
     return caughtUp;

@@ -73,10 +73,16 @@ public final class GatewayVerticle extends VerticleBase {
     return server.actualPort();
   }
 
+  /**
+   * Ready once the adapter store has caught up. Losing Kafka afterwards does not make the gateway
+   * unready (it serves its last good adapters) but the answer says it is degraded.
+   */
   private void ready(RoutingContext ctx) {
     boolean ready = follower.caughtUp();
-    Responses.json(ctx, ready ? 200 : 503, new JsonObject()
-        .put("status", ready ? "ready" : "catching-up"));
+    boolean kafka = follower.kafkaConnected();
+    String status = !ready ? "catching-up" : kafka ? "ready" : "degraded";
+    Responses.json(ctx, ready ? 200 : 503, new JsonObject().put("status", status)
+        .put("kafka", kafka ? "connected" : "unreachable"));
   }
 
   private void metrics(RoutingContext ctx) {

@@ -43,12 +43,17 @@ class GatewayKafkaOutageTest {
         assertThat(gateway.awaitReady(Duration.ofSeconds(30))).isTrue();
         assertThat(completionVersion(gateway, key)).isEqualTo(1);
 
+        assertThat(new JsonObject(get(gateway, "/readyz").body()).getString("status")).isEqualTo("ready");
         KAFKA.stop();
-        for (int i = 0; i < 3; i++) {
+        String readiness = null;
+        for (int i = 0; i < 6; i++) {
           assertThat(completionVersion(gateway, key)).isEqualTo(1);
-          assertThat(get(gateway, "/readyz").statusCode()).isEqualTo(200);
+          HttpResponse<String> ready = get(gateway, "/readyz");
+          assertThat(ready.statusCode()).isEqualTo(200);
+          readiness = new JsonObject(ready.body()).getString("status");
           Thread.sleep(500);
         }
+        assertThat(readiness).isEqualTo("degraded");
 
         KAFKA.restart();
         Snapshots.publish(KAFKA.settings(), topics.adapters().name(), Snapshots.of(base, "acme", 2, 2));
