@@ -50,7 +50,7 @@ final class BaseModelCommand implements Runnable {
     long seed;
 
     @Option(names = "--steps", description = "Optimizer steps; the learning-rate schedule ends here (default: "
-        + "600, about 13 minutes on 2 cores).")
+        + "300, about 6 minutes on 2 idle cores).")
     Integer steps;
 
     @Option(names = "--minutes", defaultValue = "0",
