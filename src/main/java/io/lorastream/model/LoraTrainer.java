@@ -112,6 +112,27 @@ public final class LoraTrainer implements AutoCloseable {
     }
   }
 
+  /**
+   * Gradients of the loss {@link #step(List)} minimises (without dropout), by PEFT key, flattened;
+   * nothing is updated. For checks against an independent implementation.
+   */
+  synchronized Map<String, float[]> gradients(List<TrainingPair> batch) {
+    EncodedBatch encoded = encode(batch);
+    boolean gradMode = JniUtils.isGradMode();
+    try (NDScope scope = new NDScope()) {
+      JniUtils.setGradMode(true);
+      NDArray loss = lossOf(encoded, null);
+      JniUtils.backward((PtNDArray) loss, (PtNDArray) loss.onesLike(), false, false);
+      JniUtils.setGradMode(false);
+      Map<String, float[]> out = new LinkedHashMap<>();
+      parameters.forEach((key, p) -> out.put(key, p.getGradient().toFloatArray()));
+      return out;
+    } finally {
+      zeroGradients();
+      JniUtils.setGradMode(gradMode);
+    }
+  }
+
   private CausalLm.LoraDropout dropoutForStep() {
     float p = adapter.config().dropout();
     // A fresh, reproducible mask stream per step: resuming at step t draws the same masks.

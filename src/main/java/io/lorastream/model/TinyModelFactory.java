@@ -3,13 +3,10 @@ package io.lorastream.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +22,7 @@ public final class TinyModelFactory {
   public static final LlamaConfig CONFIG =
       new LlamaConfig(259, 128, 344, 4, 4, 2, 1e-5, 10000.0, 512, false, 1, 2);
 
-  static final String[] SPECIAL_TOKENS = {"<unk>", "<s>", "</s>"};
+  static final String[] SPECIAL_TOKENS = ByteLevelBpe.SPECIAL_TOKENS;
   private static final double INIT_STD = 0.02;
 
   private TinyModelFactory() {}
@@ -82,77 +79,13 @@ public final class TinyModelFactory {
     return manager.create(values, new Shape(rows, cols));
   }
 
-  /**
-   * A Hugging Face tokenizers JSON: BPE over GPT-2's byte-to-unicode alphabet with no merges, so
-   * every byte is one token (id = 3 + byte) and decoding restores the exact UTF-8 bytes.
-   */
+  /** A tokenizer.json whose BPE has no merges: every byte is one token (id = 3 + byte). */
   static void writeTokenizer(Path file) throws IOException {
-    List<Map<String, Object>> added = new ArrayList<>();
-    Map<String, Object> vocab = new LinkedHashMap<>();
-    for (int id = 0; id < SPECIAL_TOKENS.length; id++) {
-      Map<String, Object> token = new LinkedHashMap<>();
-      token.put("id", id);
-      token.put("content", SPECIAL_TOKENS[id]);
-      token.put("single_word", false);
-      token.put("lstrip", false);
-      token.put("rstrip", false);
-      token.put("normalized", false);
-      token.put("special", true);
-      added.add(token);
-      vocab.put(SPECIAL_TOKENS[id], id);
-    }
-    char[] byteChars = bytesToUnicode();
-    for (int b = 0; b < 256; b++) {
-      vocab.put(String.valueOf(byteChars[b]), SPECIAL_TOKENS.length + b);
-    }
-    Map<String, Object> byteLevel = new LinkedHashMap<>();
-    byteLevel.put("type", "ByteLevel");
-    byteLevel.put("add_prefix_space", false);
-    byteLevel.put("trim_offsets", true);
-    byteLevel.put("use_regex", true);
-
-    Map<String, Object> model = new LinkedHashMap<>();
-    model.put("type", "BPE");
-    model.put("dropout", null);
-    model.put("unk_token", null);
-    model.put("continuing_subword_prefix", null);
-    model.put("end_of_word_suffix", null);
-    model.put("fuse_unk", false);
-    model.put("byte_fallback", false);
-    model.put("ignore_merges", false);
-    model.put("vocab", vocab);
-    model.put("merges", List.of());
-
-    Map<String, Object> root = new LinkedHashMap<>();
-    root.put("version", "1.0");
-    root.put("truncation", null);
-    root.put("padding", null);
-    root.put("added_tokens", added);
-    root.put("normalizer", null);
-    root.put("pre_tokenizer", byteLevel);
-    root.put("post_processor", null);
-    root.put("decoder", byteLevel);
-    root.put("model", model);
-    new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), root);
+    ByteLevelBpe.writeTokenizerJson(file, List.of());
   }
 
   /** GPT-2's reversible map from bytes to printable unicode characters. */
   static char[] bytesToUnicode() {
-    char[] out = new char[256];
-    boolean[] printable = new boolean[256];
-    for (int b = '!'; b <= '~'; b++) {
-      printable[b] = true;
-    }
-    for (int b = 0xA1; b <= 0xAC; b++) {
-      printable[b] = true;
-    }
-    for (int b = 0xAE; b <= 0xFF; b++) {
-      printable[b] = true;
-    }
-    int next = 0;
-    for (int b = 0; b < 256; b++) {
-      out[b] = printable[b] ? (char) b : (char) (256 + next++);
-    }
-    return out;
+    return ByteLevelBpe.bytesToUnicode();
   }
 }
