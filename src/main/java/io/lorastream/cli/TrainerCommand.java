@@ -26,6 +26,10 @@ final class TrainerCommand implements Callable<Integer> {
       description = "Unique id of this trainer instance (default: $HOSTNAME or trainer-0).")
   String instanceId;
 
+  @Option(names = "--group-id", defaultValue = "lorastream-trainer",
+      description = "Consumer group of all trainer instances that share the tenants (default: ${DEFAULT-VALUE}).")
+  String groupId;
+
   @Option(names = "--batch-size", defaultValue = "8", description = "Examples per micro-batch (default: ${DEFAULT-VALUE}).")
   int batchSize;
 
@@ -60,7 +64,7 @@ final class TrainerCommand implements Callable<Integer> {
     KafkaSettings settings = kafka.settings();
     Topics topics = kafka.topics();
     TopicAdmin.ensureTopics(settings, topics);
-    TrainerSettings trainerSettings = TrainerSettings.defaults().withInstanceId(instanceId)
+    TrainerSettings trainerSettings = TrainerSettings.defaults().withInstanceId(instanceId).withGroupId(groupId)
         .withBatching(batchSize, Duration.ofMillis(batchMaxWaitMs))
         .withPublishing(publishEverySteps, Duration.ofMillis(publishMaxIntervalMs))
         .withGate(new TrainerSettings.Gate(holdoutMargin, canaryMargin, TrainerSettings.Gate.defaults().minHoldoutExamples()))
