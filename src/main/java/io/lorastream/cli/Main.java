@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
         GatewayCommand.class,
         ProduceCommand.class,
         KeysCommand.class,
+        AdaptersCommand.class,
     })
 public final class Main implements Runnable {
 

@@ -26,6 +26,10 @@ final class TrainerCommand implements Callable<Integer> {
       description = "Unique id of this trainer instance (default: $HOSTNAME or trainer-0).")
   String instanceId;
 
+  @Option(names = "--group-id", defaultValue = "lorastream-trainer",
+      description = "Consumer group of all trainer instances that share the tenants (default: ${DEFAULT-VALUE}).")
+  String groupId;
+
   @Option(names = "--batch-size", defaultValue = "8", description = "Examples per micro-batch (default: ${DEFAULT-VALUE}).")
   int batchSize;
 
@@ -33,13 +37,38 @@ final class TrainerCommand implements Callable<Integer> {
       description = "A partial micro-batch trains after this wait (default: ${DEFAULT-VALUE}).")
   long batchMaxWaitMs;
 
+  @Option(names = "--publish-every-steps", defaultValue = "1",
+      description = "A step is a publish candidate after this many steps since the last publish (default: ${DEFAULT-VALUE}).")
+  int publishEverySteps;
+
+  @Option(names = "--publish-max-interval-ms", defaultValue = "60000",
+      description = "... or when this long has passed since the last publish (default: ${DEFAULT-VALUE}).")
+  long publishMaxIntervalMs;
+
+  @Option(names = "--gate-holdout-margin", defaultValue = "0.10",
+      description = "A candidate may be this much (relative) worse than the last published version on the tenant's "
+          + "holdout examples; Infinity turns the check off (default: ${DEFAULT-VALUE}).")
+  double holdoutMargin;
+
+  @Option(names = "--gate-canary-margin", defaultValue = "0.05",
+      description = "A candidate may be this much (relative) worse than the base model on the canary set; "
+          + "Infinity turns the check off (default: ${DEFAULT-VALUE}).")
+  double canaryMargin;
+
+  @Option(names = "--kept-versions", defaultValue = "5",
+      description = "Published versions each tenant's checkpoint keeps for rollbacks (default: ${DEFAULT-VALUE}).")
+  int keptVersions;
+
   @Override
   public Integer call() throws Exception {
     KafkaSettings settings = kafka.settings();
     Topics topics = kafka.topics();
     TopicAdmin.ensureTopics(settings, topics);
-    TrainerSettings trainerSettings = TrainerSettings.defaults().withInstanceId(instanceId)
-        .withBatching(batchSize, Duration.ofMillis(batchMaxWaitMs));
+    TrainerSettings trainerSettings = TrainerSettings.defaults().withInstanceId(instanceId).withGroupId(groupId)
+        .withBatching(batchSize, Duration.ofMillis(batchMaxWaitMs))
+        .withPublishing(publishEverySteps, Duration.ofMillis(publishMaxIntervalMs))
+        .withGate(new TrainerSettings.Gate(holdoutMargin, canaryMargin, TrainerSettings.Gate.defaults().minHoldoutExamples()))
+        .withKeptVersions(keptVersions);
     BaseModel model = BaseModel.load(base.resolve());
     ContinualTrainer trainer = new ContinualTrainer(model, settings, topics, topics.cleanExamples().name(),
         trainerSettings, Metrics.create()).start();

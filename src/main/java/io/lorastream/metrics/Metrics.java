@@ -30,6 +30,9 @@ public final class Metrics {
   public final Histogram trainerStepSeconds;
   public final Counter snapshotsPublished;
   public final Gauge trainerTenants;
+  public final Counter snapshotsGated;
+  public final Counter trainerNonFiniteSteps;
+  public final Counter trainerControls;
 
   // Gateway
   public final Counter gatewayRequests;
@@ -63,6 +66,15 @@ public final class Metrics {
         .help("Adapter snapshots published").register(registry);
     trainerTenants = Gauge.builder().name("lorastream_trainer_tenants")
         .help("Tenants with training state in this trainer").register(registry);
+    snapshotsGated = Counter.builder().name("lorastream_trainer_snapshots_gated_total")
+        .help("Publish candidates withheld by the quality gate, by reason (holdout, canary)").labelNames("reason")
+        .register(registry);
+    trainerNonFiniteSteps = Counter.builder().name("lorastream_trainer_nonfinite_steps_total")
+        .help("Steps whose loss was NaN or infinite: the tenant returned to its checkpoint, the batch went to the DLQ")
+        .register(registry);
+    trainerControls = Counter.builder().name("lorastream_trainer_controls_total")
+        .help("Adapter control records (rollback, import) handled, by action and outcome").labelNames("action", "outcome")
+        .register(registry);
 
     gatewayRequests = Counter.builder().name("lorastream_gateway_requests_total")
         .help("HTTP requests by route and status").labelNames("route", "status").register(registry);

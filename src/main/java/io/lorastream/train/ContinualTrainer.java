@@ -1,8 +1,11 @@
 package io.lorastream.train;
 
 import io.lorastream.avro.AdapterCheckpoint;
+import io.lorastream.avro.AdapterControl;
 import io.lorastream.avro.AdapterSnapshot;
+import io.lorastream.avro.PublishedVersion;
 import io.lorastream.avro.TrainingExample;
+import io.lorastream.contract.Bytes;
 import io.lorastream.contract.AvroCodec;
 import io.lorastream.contract.CodecException;
 import io.lorastream.contract.ExampleRules;
@@ -10,17 +13,27 @@ import io.lorastream.contract.Splits;
 import io.lorastream.kafka.KafkaSettings;
 import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
+import io.lorastream.contract.Sha256;
 import io.lorastream.model.BaseModel;
+import io.lorastream.model.LoraAdapter;
+import io.lorastream.model.LoraConfig;
+import io.lorastream.model.LoraTrainer;
 import io.lorastream.model.TrainingPair;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.Set;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -29,6 +42,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.OutOfOrderSequenceException;
 import org.apache.kafka.common.errors.ProducerFencedException;
@@ -42,10 +56,14 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The continual trainer: consumes clean examples, trains each tenant's adapter on micro-batches and
- * publishes a snapshot after each step. Examples tagged holdout ({@link Splits}) are never trained
- * on: the tenant keeps the newest of them for evaluation, and their offsets commit like any other.
- * The trainer checks {@link ExampleRules} again (cheap) in case something other than ingest
- * writes its input topic.
+ * publishes snapshots that pass the quality gate, at the cadence of {@link TrainerSettings}.
+ * Examples tagged holdout ({@link Splits}) are never trained on: the tenant keeps the newest of them
+ * (in its checkpoint) for evaluation. The trainer checks {@link ExampleRules} again (cheap) in case
+ * something other than ingest writes its input topic. Control records ({@link AdapterControls}) on
+ * the input topic roll a tenant back or import an adapter, in order with its examples.
+ *
+ * <p>A step whose loss is NaN or infinite is undone: the tenant returns to its last checkpoint and
+ * the batch's examples go to the DLQ (reason {@code non-finite-loss}) in the same transaction.
  *
  * <p>Exactly once: every cycle is one Kafka transaction holding the snapshots and checkpoints of
  * the tenants trained and the consumed offsets. Offsets are committed per partition only up to the
@@ -69,6 +87,15 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   private final MicroBatcher batcher;
   private final Map<String, TenantState> tenants = new HashMap<>();
   private final List<ProducerRecord<String, byte[]>> pendingDeadLetters = new ArrayList<>();
+  private final List<PendingControl> pendingControls = new ArrayList<>();
+  /** Tenants whose holdout set changed since their last checkpoint. */
+  private final Set<String> holdoutChanged = new LinkedHashSet<>();
+  /** Tenants whose checkpoint the open transaction already holds. */
+  private final Set<String> checkpointed = new HashSet<>();
+  private final StepFunction stepFunction;
+  /** An adapter with B = 0, i.e. the base model, for base losses; made on first use. */
+  private LoraTrainer baseEvaluator;
+  private Float baseCanaryLoss;
   private Map<String, AdapterCheckpoint> checkpoints = Map.of();
   private KafkaConsumer<String, byte[]> consumer;
   private KafkaProducer<String, byte[]> producer;
@@ -80,6 +107,19 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
    */
   public ContinualTrainer(BaseModel base, KafkaSettings kafka, Topics topics, String inputTopic,
       TrainerSettings settings, Metrics metrics) {
+    this(base, kafka, topics, inputTopic, settings, metrics, LoraTrainer::step);
+  }
+
+  /** How a batch is trained; tests replace it to observe or disturb steps. */
+  @FunctionalInterface
+  interface StepFunction {
+    /** One optimizer step on {@code batch}; returns the batch loss. */
+    float step(LoraTrainer trainer, List<TrainingPair> batch);
+  }
+
+  ContinualTrainer(BaseModel base, KafkaSettings kafka, Topics topics, String inputTopic,
+      TrainerSettings settings, Metrics metrics, StepFunction stepFunction) {
+    this.stepFunction = stepFunction;
     this.base = base;
     this.kafka = kafka;
     this.topics = topics;
@@ -114,7 +154,8 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
           accept(record);
         }
         List<MicroBatch> ready = batcher.takeReady(System.currentTimeMillis());
-        if (!ready.isEmpty() || !pendingDeadLetters.isEmpty()) {
+        if (!ready.isEmpty() || !pendingDeadLetters.isEmpty() || !pendingControls.isEmpty()
+            || !holdoutChanged.isEmpty()) {
           commitCycle(ready);
         }
       }
@@ -128,12 +169,21 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     } finally {
       tenants.values().forEach(TenantState::close);
       tenants.clear();
+      if (baseEvaluator != null) {
+        baseEvaluator.close();
+        baseEvaluator.adapter().close();
+      }
       log.info("trainer {} stopped", settings.instanceId());
     }
   }
 
   private void accept(ConsumerRecord<String, byte[]> record) {
     TopicPartition partition = new TopicPartition(record.topic(), record.partition());
+    Header control = record.headers().lastHeader(AdapterControls.HEADER);
+    if (control != null) {
+      acceptControl(record, partition);
+      return;
+    }
     TrainingExample example;
     try {
       example = AvroCodec.TRAINING_EXAMPLE.decode(record.value());
@@ -148,6 +198,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     }
     if (Splits.isHoldout(example)) {
       stateFor(example.getTenant()).keepHoldout(example);
+      holdoutChanged.add(example.getTenant());
       metrics.trainerExamples.labelValues("holdout").inc();
       return;
     }
@@ -158,12 +209,42 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     batcher.add(new PendingExample(partition, record.offset(), example, System.currentTimeMillis()));
   }
 
+  /**
+   * A control record: everything of its tenant buffered before it trains first (so the tenant's
+   * trained-through offset stays a clean boundary), then it applies, in this cycle.
+   */
+  private void acceptControl(ConsumerRecord<String, byte[]> record, TopicPartition partition) {
+    AdapterControl control;
+    try {
+      control = AdapterControls.CODEC.decode(record.value());
+    } catch (CodecException e) {
+      deadLetter(record, e.dlqReason());
+      return;
+    }
+    if (!control.getTenant().equals(record.key())) {
+      deadLetter(record, "tenant-mismatch: control record for tenant " + control.getTenant() + " under key "
+          + record.key());
+      return;
+    }
+    if (stateFor(control.getTenant()).alreadyTrained(partition, record.offset())) {
+      return;
+    }
+    pendingControls.add(new PendingControl(partition, record, control, batcher.drain(control.getTenant())));
+  }
+
+  private record PendingControl(TopicPartition partition, ConsumerRecord<String, byte[]> record,
+      AdapterControl control, List<MicroBatch> before) {}
+
   private void deadLetter(ConsumerRecord<String, byte[]> record, String reason) {
+    deadLetter(record.key(), record.value(), reason);
+    log.warn("record at {}-{}@{} sent to the DLQ: {}", record.topic(), record.partition(), record.offset(), reason);
+  }
+
+  private void deadLetter(String key, byte[] value, String reason) {
     metrics.trainerExamples.labelValues("rejected").inc();
-    ProducerRecord<String, byte[]> dead = new ProducerRecord<>(topics.dlq().name(), record.key(), record.value());
+    ProducerRecord<String, byte[]> dead = new ProducerRecord<>(topics.dlq().name(), key, value);
     dead.headers().add(Topics.ERROR_HEADER, reason.getBytes(StandardCharsets.UTF_8));
     pendingDeadLetters.add(dead);
-    log.warn("example at {}-{}@{} sent to the DLQ: {}", record.topic(), record.partition(), record.offset(), reason);
   }
 
   private TenantState stateFor(String tenant) {
@@ -180,15 +261,30 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   /** Trains the ready micro-batches and commits their effects and the consumed offsets atomically. */
   private void commitCycle(List<MicroBatch> ready) {
     producer.beginTransaction();
+    checkpointed.clear();
     try {
       long now = System.currentTimeMillis();
+      for (PendingControl control : pendingControls) {
+        for (MicroBatch batch : control.before()) {
+          trainAndPublish(batch, now);
+        }
+        applyControl(control, now);
+      }
       for (MicroBatch batch : ready) {
         trainAndPublish(batch, now);
+      }
+      for (String tenant : holdoutChanged) {
+        TenantState state = tenants.get(tenant);
+        if (state != null && !checkpointed.contains(tenant)) {
+          writeCheckpoint(state, state.adapter.toPeftSafetensors(), now);
+        }
       }
       pendingDeadLetters.forEach(producer::send);
       producer.sendOffsetsToTransaction(committableOffsets(), consumer.groupMetadata());
       producer.commitTransaction();
       pendingDeadLetters.clear();
+      pendingControls.clear();
+      holdoutChanged.clear();
     } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
       throw e;
     } catch (KafkaException e) {
@@ -206,23 +302,232 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       pairs.add(new TrainingPair(e.getPrompt(), e.getCompletion(), e.getWeight()));
     }
     long started = System.nanoTime();
-    float loss = state.trainer.step(pairs);
+    float loss = stepFunction.step(state.trainer, pairs);
     metrics.trainerStepSeconds.observe((System.nanoTime() - started) / 1e9);
     metrics.trainerSteps.inc();
+    if (!Float.isFinite(loss)) {
+      undoNonFiniteStep(state, batch, loss, now);
+      return;
+    }
     metrics.trainerExamples.labelValues("trained").inc(pairs.size());
     state.lastLoss = loss;
+    state.stepsSincePublish++;
     batch.examples().forEach(state::markTrained);
 
     byte[] weights = state.adapter.toPeftSafetensors();
-    AdapterSnapshot snapshot = states.snapshot(state, weights, now);
-    state.publishedVersion = snapshot.getVersion();
+    if (isPublishCandidate(state, now)) {
+      Evaluation evaluation = evaluate(state);
+      if (evaluation.gatedBy() == null) {
+        AdapterSnapshot snapshot = publish(state, weights, state.publishedVersion == 0 ? null : state.publishedVersion,
+            evaluation, now);
+        log.info("tenant {} v{}: {} examples, loss {}, holdout {}", state.tenant, snapshot.getVersion(), pairs.size(),
+            String.format("%.4f", loss), evaluation.holdoutLoss());
+      } else {
+        metrics.snapshotsGated.labelValues(evaluation.gatedBy()).inc();
+        log.info("tenant {}: candidate after {} examples withheld by the {} gate ({})", state.tenant,
+            state.examplesSeen, evaluation.gatedBy(), evaluation);
+      }
+    }
+    writeCheckpoint(state, weights, now);
+  }
+
+  private boolean isPublishCandidate(TenantState state, long now) {
+    return state.stepsSincePublish >= settings.publishEverySteps()
+        || state.publishedAt == null
+        || now - state.publishedAt >= settings.publishMaxInterval().toMillis();
+  }
+
+  /** Holdout and canary losses of the tenant's current weights; gatedBy is null when they pass. */
+  record Evaluation(Float holdoutLoss, Float baseHoldoutLoss, Float publishedHoldoutLoss, Float canaryLoss,
+      String gatedBy) {}
+
+  private Evaluation evaluate(TenantState state) {
+    TrainerSettings.Gate gate = settings.gate();
+    Float holdoutLoss = null;
+    Float baseHoldout = null;
+    Float publishedHoldout = null;
+    Float canaryLoss = null;
+    String gatedBy = null;
+    List<TrainingPair> holdout = state.holdoutPairs();
+    if (holdout.size() >= gate.minHoldoutExamples()) {
+      holdoutLoss = meanLoss(state.trainer, holdout);
+      baseHoldout = state.baseHoldoutLoss().orElse(null);
+      if (baseHoldout == null) {
+        baseHoldout = meanLoss(baseEvaluator(), holdout);
+        state.baseHoldoutLoss(baseHoldout);
+      }
+      if (gate.checksHoldout() && state.newestVersion().isPresent()) {
+        publishedHoldout = publishedHoldoutLoss(state, holdout);
+        if (!(holdoutLoss <= publishedHoldout * (1 + gate.holdoutMargin()))) {
+          gatedBy = "holdout";
+        }
+      }
+    }
+    if (gatedBy == null && gate.checksCanary()) {
+      canaryLoss = meanLoss(state.trainer, CanarySet.PAIRS);
+      if (!(canaryLoss <= baseCanaryLoss() * (1 + gate.canaryMargin()))) {
+        gatedBy = "canary";
+      }
+    }
+    return new Evaluation(holdoutLoss, baseHoldout, publishedHoldout, canaryLoss, gatedBy);
+  }
+
+  /** The newest published version's loss on the current holdout set (cached until the set changes). */
+  private float publishedHoldoutLoss(TenantState state, List<TrainingPair> holdout) {
+    Optional<Float> cached = state.publishedHoldoutLoss();
+    if (cached.isPresent()) {
+      return cached.get();
+    }
+    PublishedVersion published = state.newestVersion().orElseThrow();
+    float loss;
+    try (LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Bytes.of(published.getWeights()),
+            state.adapter.config(), base);
+        LoraTrainer evaluator = new LoraTrainer(base, adapter, settings.training())) {
+      loss = meanLoss(evaluator, holdout);
+    }
+    state.publishedHoldoutLoss(loss);
+    return loss;
+  }
+
+  /** Weight-averaged mean loss over {@code pairs}, evaluated in chunks to bound memory. */
+  private static float meanLoss(LoraTrainer trainer, List<TrainingPair> pairs) {
+    final int chunk = 16;
+    double sum = 0;
+    double weight = 0;
+    for (int i = 0; i < pairs.size(); i += chunk) {
+      List<TrainingPair> part = pairs.subList(i, Math.min(pairs.size(), i + chunk));
+      double w = part.stream().mapToDouble(TrainingPair::weight).sum();
+      sum += trainer.loss(part) * w;
+      weight += w;
+    }
+    return weight == 0 ? Float.NaN : (float) (sum / weight);
+  }
+
+  private LoraTrainer baseEvaluator() {
+    if (baseEvaluator == null) {
+      // PEFT initialises B = 0: the adapted model computes exactly what the base computes.
+      LoraAdapter zero = LoraAdapter.initialise(base, settings.lora(), settings.seed());
+      baseEvaluator = new LoraTrainer(base, zero, settings.training());
+    }
+    return baseEvaluator;
+  }
+
+  private float baseCanaryLoss() {
+    if (baseCanaryLoss == null) {
+      baseCanaryLoss = meanLoss(baseEvaluator(), CanarySet.PAIRS);
+      log.info("base model canary loss {}", String.format("%.4f", baseCanaryLoss));
+    }
+    return baseCanaryLoss;
+  }
+
+  private AdapterSnapshot publish(TenantState state, byte[] weights, Long parentVersion, Evaluation evaluation,
+      long now) {
+    AdapterSnapshot snapshot = states.snapshot(state, weights, parentVersion, evaluation.holdoutLoss(),
+        evaluation.baseHoldoutLoss(), now);
     producer.send(new ProducerRecord<>(topics.adapters().name(), state.tenant,
         AvroCodec.ADAPTER_SNAPSHOT.encode(snapshot)));
-    producer.send(new ProducerRecord<>(topics.checkpoints().name(), state.tenant,
-        AvroCodec.ADAPTER_CHECKPOINT.encode(states.checkpoint(state, weights, now))));
+    state.publishedVersion = snapshot.getVersion();
+    state.rememberVersion(new PublishedVersion(snapshot.getVersion(), ByteBuffer.wrap(weights),
+        snapshot.getWeightsSha256(), state.examplesSeen, Instant.ofEpochMilli(now)), settings.keptVersions());
+    if (evaluation.holdoutLoss() != null) {
+      state.publishedHoldoutLoss(evaluation.holdoutLoss());
+    }
+    state.stepsSincePublish = 0;
+    state.publishedAt = now;
     metrics.snapshotsPublished.inc();
-    log.info("tenant {} v{}: {} examples, loss {}", state.tenant, snapshot.getVersion(), pairs.size(),
-        String.format("%.4f", loss));
+    return snapshot;
+  }
+
+  private void writeCheckpoint(TenantState state, byte[] weights, long now) {
+    AdapterCheckpoint checkpoint = states.checkpoint(state, weights, now);
+    producer.send(new ProducerRecord<>(topics.checkpoints().name(), state.tenant,
+        AvroCodec.ADAPTER_CHECKPOINT.encode(checkpoint)));
+    state.lastCheckpoint = checkpoint;
+    checkpointed.add(state.tenant);
+  }
+
+  /**
+   * The step's update is not kept: the tenant goes back to its last checkpoint (the state before
+   * this step), and the batch's examples are consumed as poison: each goes to the DLQ.
+   */
+  private void undoNonFiniteStep(TenantState state, MicroBatch batch, float loss, long now) {
+    metrics.trainerNonFiniteSteps.inc();
+    log.warn("tenant {}: step on {} examples gave loss {}; back to its last checkpoint, the batch goes to the DLQ",
+        state.tenant, batch.examples().size(), loss);
+    TenantState restored = state.lastCheckpoint == null ? states.fresh(state.tenant) : states.restore(state.lastCheckpoint);
+    restored.copyEvaluationStateFrom(state);
+    state.close();
+    tenants.put(state.tenant, restored);
+    for (PendingExample p : batch.examples()) {
+      restored.markHandled(p.partition(), p.offset());
+      deadLetter(state.tenant, AvroCodec.TRAINING_EXAMPLE.encode(p.example()), "non-finite-loss: the training step on "
+          + "this example's batch gave loss " + loss);
+      metrics.trainerExamples.labelValues("non-finite").inc();
+    }
+    writeCheckpoint(restored, restored.adapter.toPeftSafetensors(), now);
+  }
+
+  /** Applies a rollback or import: new weights, fresh optimizer, published at once as the next version. */
+  private void applyControl(PendingControl pending, long now) {
+    AdapterControl control = pending.control();
+    String action = control.getAction().name().toLowerCase(Locale.ROOT);
+    TenantState state = stateFor(control.getTenant());
+    byte[] weights;
+    LoraConfig lora;
+    Long parent;
+    switch (control.getAction()) {
+      case ROLLBACK -> {
+        Optional<PublishedVersion> version = state.recentVersion(control.getToVersion());
+        if (version.isEmpty()) {
+          rejectControl(state, pending, action, now, "unknown-version: tenant " + state.tenant + " keeps versions "
+              + state.recentVersions().stream().map(PublishedVersion::getVersion).toList() + ", not "
+              + control.getToVersion());
+          return;
+        }
+        weights = Bytes.of(version.get().getWeights());
+        lora = state.adapter.config();
+        parent = control.getToVersion();
+      }
+      case IMPORT -> {
+        weights = control.getWeights() == null ? null : Bytes.of(control.getWeights());
+        try {
+          lora = LoraConfig.fromPeftAdapterConfigJson(control.getPeftConfigJson());
+        } catch (RuntimeException e) {
+          rejectControl(state, pending, action, now, "invalid-adapter: " + e.getMessage());
+          return;
+        }
+        parent = null;
+      }
+      default -> throw new IllegalStateException("unknown control action " + control.getAction());
+    }
+    TenantState next;
+    try {
+      if (weights == null) {
+        throw new IllegalArgumentException("no weights");
+      }
+      next = states.withWeights(state, weights, lora);
+    } catch (RuntimeException e) {
+      rejectControl(state, pending, action, now, "invalid-adapter: " + e.getMessage());
+      return;
+    }
+    state.close();
+    tenants.put(next.tenant, next);
+    next.markHandled(pending.partition(), pending.record().offset());
+    byte[] canonical = next.adapter.toPeftSafetensors();
+    Evaluation evaluation = evaluate(next);
+    // An operator's explicit choice: published whatever the gate says.
+    AdapterSnapshot snapshot = publish(next, canonical, parent, evaluation, now);
+    writeCheckpoint(next, canonical, now);
+    metrics.trainerControls.labelValues(action, "applied").inc();
+    log.info("tenant {} v{}: {} applied (request {}), weights {}", next.tenant, snapshot.getVersion(), action,
+        control.getRequestId(), Sha256.hex(canonical));
+  }
+
+  private void rejectControl(TenantState state, PendingControl pending, String action, long now, String reason) {
+    metrics.trainerControls.labelValues(action, "rejected").inc();
+    deadLetter(pending.record(), reason);
+    state.markHandled(pending.partition(), pending.record().offset());
+    writeCheckpoint(state, state.adapter.toPeftSafetensors(), now);
   }
 
   /** Per assigned partition: the oldest buffered offset, or the position when nothing is buffered. */
@@ -244,6 +549,8 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
 
   private void forgetUncommitted() {
     pendingDeadLetters.clear();
+    pendingControls.clear();
+    holdoutChanged.clear();
     batcher.clear();
     tenants.values().forEach(TenantState::close);
     tenants.clear();

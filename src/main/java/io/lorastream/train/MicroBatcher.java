@@ -61,6 +61,23 @@ final class MicroBatcher {
     return ready;
   }
 
+  /**
+   * Takes everything buffered for {@code tenant} now, in micro-batches of at most batchSize, oldest
+   * first: what must train before a control record of that tenant applies.
+   */
+  List<MicroBatch> drain(String tenant) {
+    Deque<PendingExample> buffer = buffers.remove(tenant);
+    List<MicroBatch> batches = new ArrayList<>();
+    while (buffer != null && !buffer.isEmpty()) {
+      List<PendingExample> batch = new ArrayList<>(batchSize);
+      while (batch.size() < batchSize && !buffer.isEmpty()) {
+        batch.add(buffer.pollFirst());
+      }
+      batches.add(new MicroBatch(tenant, batch));
+    }
+    return batches;
+  }
+
   /** The smallest buffered offset of this partition: nothing at or after it may be committed yet. */
   OptionalLong oldestOffset(TopicPartition partition) {
     long min = Long.MAX_VALUE;

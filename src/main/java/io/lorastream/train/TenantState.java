@@ -1,19 +1,24 @@
 package io.lorastream.train;
 
+import io.lorastream.avro.AdapterCheckpoint;
+import io.lorastream.avro.HoldoutExample;
+import io.lorastream.avro.PublishedVersion;
 import io.lorastream.avro.TrainingExample;
 import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraTrainer;
+import io.lorastream.model.TrainingPair;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.kafka.common.TopicPartition;
 
 /**
- * One tenant's training state in this trainer: its adapter, optimizer, and how far it has trained
- * in each input partition. All of that is written to the tenant's checkpoint on every commit; the
- * recent holdout examples are not (they are for evaluation only and refill from the stream).
+ * One tenant's training state in this trainer: its adapter, optimizer, how far it has trained in
+ * each input partition, its recent holdout examples and its recently published versions. All of
+ * that is written to the tenant's checkpoint on every commit that touches the tenant.
  */
 final class TenantState implements AutoCloseable {
   /** How many of the tenant's newest holdout examples are kept for evaluation. */
@@ -22,15 +27,29 @@ final class TenantState implements AutoCloseable {
   final String tenant;
   final LoraAdapter adapter;
   final LoraTrainer trainer;
-  /** Per input partition: the offset of the next example not yet trained on. */
+  /** Per input partition: the offset of the next record not yet trained on (or otherwise handled). */
   final Map<TopicPartition, Long> trainedThrough;
   long examplesSeen;
   long publishedVersion;
   /** Event time (epoch ms) of the newest example trained on, or null before the first. */
   Long newestEventTime;
   float lastLoss = Float.NaN;
+  /** Steps since the newest publish (the publish cadence counts them). */
+  int stepsSincePublish;
+  /** When the newest version was published (epoch ms), or null before the first. */
+  Long publishedAt;
+  /**
+   * The checkpoint written last for this tenant (in a committed transaction or in the open one):
+   * what a step with a non-finite loss returns to. Null when none was written yet.
+   */
+  AdapterCheckpoint lastCheckpoint;
   /** The newest holdout examples, oldest first, at most {@link #HOLDOUT_KEPT}, one per id. */
-  private final Deque<TrainingExample> holdout = new ArrayDeque<>();
+  private final Deque<HoldoutExample> holdout = new ArrayDeque<>();
+  /** Bumped whenever the holdout set changes; cached holdout losses belong to one generation. */
+  private long holdoutGeneration;
+  private final Deque<PublishedVersion> recentVersions = new ArrayDeque<>();
+  private CachedLoss publishedHoldoutLoss;
+  private CachedLoss baseHoldoutLoss;
 
   TenantState(String tenant, LoraAdapter adapter, LoraTrainer trainer,
       Map<TopicPartition, Long> trainedThrough, long examplesSeen, long publishedVersion, Long newestEventTime) {
@@ -43,32 +62,101 @@ final class TenantState implements AutoCloseable {
     this.newestEventTime = newestEventTime;
   }
 
-  /** True when this example was already trained on (it is being read again after a restart). */
+  /** True when this record was already trained on or handled (it is being read again after a restart). */
   boolean alreadyTrained(TopicPartition partition, long offset) {
     Long next = trainedThrough.get(partition);
     return next != null && offset < next;
   }
 
   void markTrained(PendingExample example) {
-    trainedThrough.merge(example.partition(), example.offset() + 1, Math::max);
+    markHandled(example.partition(), example.offset());
     examplesSeen++;
     long eventTime = example.example().getEventTime().toEpochMilli();
     newestEventTime = newestEventTime == null ? eventTime : Math.max(newestEventTime, eventTime);
   }
 
+  /** A record of this tenant that is done with without training on it (a poison example, a control). */
+  void markHandled(TopicPartition partition, long offset) {
+    trainedThrough.merge(partition, offset + 1, Math::max);
+  }
+
   /** Keeps a holdout example (never trained on); a re-read id replaces its older copy. */
   void keepHoldout(TrainingExample example) {
+    keepHoldout(new HoldoutExample(example.getId(), example.getPrompt(), example.getCompletion(), example.getWeight()));
+  }
+
+  void keepHoldout(HoldoutExample example) {
     holdout.removeIf(e -> e.getId().equals(example.getId()));
     holdout.addLast(example);
     while (holdout.size() > HOLDOUT_KEPT) {
       holdout.removeFirst();
     }
+    holdoutGeneration++;
   }
 
   /** The kept holdout examples, oldest first. */
-  List<TrainingExample> holdout() {
+  List<HoldoutExample> holdout() {
     return List.copyOf(holdout);
   }
+
+  List<TrainingPair> holdoutPairs() {
+    return holdout.stream().map(h -> new TrainingPair(h.getPrompt(), h.getCompletion(), h.getWeight())).toList();
+  }
+
+  /** Remembers a published version; only the newest {@code kept} stay. */
+  void rememberVersion(PublishedVersion version, int kept) {
+    recentVersions.addLast(version);
+    while (recentVersions.size() > kept) {
+      recentVersions.removeFirst();
+    }
+    publishedHoldoutLoss = null;
+  }
+
+  /** The recently published versions, oldest first. */
+  List<PublishedVersion> recentVersions() {
+    return List.copyOf(recentVersions);
+  }
+
+  Optional<PublishedVersion> recentVersion(long version) {
+    return recentVersions.stream().filter(v -> v.getVersion() == version).findFirst();
+  }
+
+  Optional<PublishedVersion> newestVersion() {
+    return Optional.ofNullable(recentVersions.peekLast());
+  }
+
+  /** The newest published version's holdout loss, if computed for the current holdout set. */
+  Optional<Float> publishedHoldoutLoss() {
+    return cached(publishedHoldoutLoss);
+  }
+
+  void publishedHoldoutLoss(float loss) {
+    publishedHoldoutLoss = new CachedLoss(holdoutGeneration, loss);
+  }
+
+  /** The base model's holdout loss, if computed for the current holdout set. */
+  Optional<Float> baseHoldoutLoss() {
+    return cached(baseHoldoutLoss);
+  }
+
+  void baseHoldoutLoss(float loss) {
+    baseHoldoutLoss = new CachedLoss(holdoutGeneration, loss);
+  }
+
+  private Optional<Float> cached(CachedLoss c) {
+    return c != null && c.generation == holdoutGeneration ? Optional.of(c.loss) : Optional.empty();
+  }
+
+  /** Carries over what lives beside the weights: holdout set and published versions. */
+  void copyEvaluationStateFrom(TenantState other) {
+    holdout.clear();
+    holdout.addAll(other.holdout);
+    holdoutGeneration = other.holdoutGeneration + 1;
+    recentVersions.clear();
+    recentVersions.addAll(other.recentVersions);
+  }
+
+  private record CachedLoss(long generation, float loss) {}
 
   @Override
   public void close() {

@@ -53,8 +53,29 @@ final class TenantStates {
     for (TrainedOffset t : checkpoint.getTrainedThrough()) {
       through.put(new TopicPartition(t.getTopic(), t.getPartition()), t.getNextOffset());
     }
-    return new TenantState(checkpoint.getTenant(), adapter, trainer, through,
+    TenantState state = new TenantState(checkpoint.getTenant(), adapter, trainer, through,
         checkpoint.getExamplesSeen(), checkpoint.getPublishedVersion(), null);
+    checkpoint.getHoldout().forEach(state::keepHoldout);
+    checkpoint.getRecentVersions().forEach(v -> state.rememberVersion(v, Integer.MAX_VALUE));
+    state.stepsSincePublish = checkpoint.getStepsSincePublish();
+    state.publishedAt = checkpoint.getPublishedAt() == null ? null : checkpoint.getPublishedAt().toEpochMilli();
+    state.lastCheckpoint = checkpoint;
+    return state;
+  }
+
+  /**
+   * A state that continues {@code current}'s bookkeeping (offsets, versions, holdout) from other
+   * weights with a fresh optimizer: a rollback or an imported adapter. {@code current} is not closed.
+   */
+  TenantState withWeights(TenantState current, byte[] peftSafetensors, LoraConfig lora) {
+    LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(peftSafetensors, lora, base);
+    TenantState state = new TenantState(current.tenant, adapter, new LoraTrainer(base, adapter, settings.training()),
+        current.trainedThrough, current.examplesSeen, current.publishedVersion, current.newestEventTime);
+    state.copyEvaluationStateFrom(current);
+    state.stepsSincePublish = current.stepsSincePublish;
+    state.publishedAt = current.publishedAt;
+    state.lastCheckpoint = current.lastCheckpoint;
+    return state;
   }
 
   AdapterCheckpoint checkpoint(TenantState state, byte[] weights, long nowMillis) {
@@ -73,18 +94,27 @@ final class TenantStates {
         .setTrainedThrough(offsets(state))
         .setExamplesSeen(state.examplesSeen)
         .setPublishedVersion(state.publishedVersion)
+        .setHoldout(state.holdout())
+        .setPublishedAt(state.publishedAt == null ? null : Instant.ofEpochMilli(state.publishedAt))
+        .setStepsSincePublish(state.stepsSincePublish)
+        .setRecentVersions(state.recentVersions())
         .setCreatedAt(Instant.ofEpochMilli(nowMillis))
         .build();
   }
 
-  /** The next version of this tenant's adapter; the caller bumps {@code publishedVersion}. */
-  AdapterSnapshot snapshot(TenantState state, byte[] weights, long nowMillis) {
+  /**
+   * The next version of this tenant's adapter; the caller bumps {@code publishedVersion}.
+   *
+   * @param parentVersion the version these weights descend from (null for the first or an import)
+   */
+  AdapterSnapshot snapshot(TenantState state, byte[] weights, Long parentVersion, Float holdoutLoss,
+      Float baseHoldoutLoss, long nowMillis) {
     LoraConfig lora = state.adapter.config();
     long version = state.publishedVersion + 1;
     return AdapterSnapshot.newBuilder()
         .setTenant(state.tenant)
         .setVersion(version)
-        .setParentVersion(state.publishedVersion == 0 ? null : state.publishedVersion)
+        .setParentVersion(parentVersion)
         .setBaseModelSha256(base.weightsSha256())
         .setRank(lora.rank())
         .setAlpha(lora.alpha())
@@ -95,6 +125,8 @@ final class TenantStates {
         .setTrainedThrough(offsets(state))
         .setExamplesSeen(state.examplesSeen)
         .setTrainLoss(Float.isFinite(state.lastLoss) ? state.lastLoss : null)
+        .setHoldoutLoss(holdoutLoss)
+        .setBaseHoldoutLoss(baseHoldoutLoss)
         .setNewestEventTime(state.newestEventTime == null ? null : Instant.ofEpochMilli(state.newestEventTime))
         .setCreatedAt(Instant.ofEpochMilli(nowMillis))
         .build();

@@ -6,7 +6,25 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * How the continual trainer forms micro-batches and publishes.
+ * How the continual trainer forms micro-batches, when it publishes, and what it refuses to publish.
+ *
+ * <p><b>Publish cadence.</b> Every step is checkpointed (in the step's transaction). A step's
+ * weights become a publish <i>candidate</i> when {@code publishEverySteps} steps have passed since
+ * the last publish, or {@code publishMaxInterval} has passed since it, whichever comes first.
+ *
+ * <p><b>Quality gate.</b> A candidate is published only when both hold:
+ * <ol>
+ *   <li>holdout: its mean loss on the tenant's kept holdout examples is at most
+ *       {@code (1 + gate.holdoutMargin())} times the loss of the newest published version on the
+ *       same examples. Skipped while the tenant has fewer than {@code gate.minHoldoutExamples()}
+ *       holdout examples or has never published.
+ *   <li>canary: its mean loss on the shared {@link CanarySet} (general customer-service text, no
+ *       tenant facts) is at most {@code (1 + gate.canaryMargin())} times the base model's (an
+ *       adapter with B = 0), so no tenant's adapter forgets how to answer in general.
+ * </ol>
+ * A gated candidate is counted ({@code lorastream_trainer_snapshots_gated_total{reason}}), training
+ * continues from it and its checkpoint is written; only the publish is withheld. The next step is
+ * a candidate again. Defaults: holdout margin 0.10, canary margin 0.05, at least 2 holdout examples.
  *
  * @param groupId consumer group shared by all trainer instances (scale out = more instances)
  * @param instanceId unique per instance; makes the transactional id
@@ -15,6 +33,10 @@ import java.util.Objects;
  * @param seed seed of every new tenant's adapter initialisation
  * @param lora LoRA settings of new adapters
  * @param training optimizer settings
+ * @param publishEverySteps a step is a publish candidate after this many steps since the last publish
+ * @param publishMaxInterval ... or when this long has passed since the last publish
+ * @param gate the quality gate of candidates
+ * @param keptVersions how many newest published versions each checkpoint keeps for rollbacks
  */
 public record TrainerSettings(
     String groupId,
@@ -23,7 +45,11 @@ public record TrainerSettings(
     Duration batchMaxWait,
     long seed,
     LoraConfig lora,
-    TrainingSettings training) {
+    TrainingSettings training,
+    int publishEverySteps,
+    Duration publishMaxInterval,
+    Gate gate,
+    int keptVersions) {
 
   public TrainerSettings {
     Objects.requireNonNull(groupId, "groupId");
@@ -31,26 +57,100 @@ public record TrainerSettings(
     Objects.requireNonNull(batchMaxWait, "batchMaxWait");
     Objects.requireNonNull(lora, "lora");
     Objects.requireNonNull(training, "training");
+    Objects.requireNonNull(publishMaxInterval, "publishMaxInterval");
+    Objects.requireNonNull(gate, "gate");
     if (batchSize < 1) {
       throw new IllegalArgumentException("batch size must be at least 1, got " + batchSize);
     }
     if (batchMaxWait.isNegative()) {
       throw new IllegalArgumentException("batch max wait must not be negative, got " + batchMaxWait);
     }
+    if (publishEverySteps < 1) {
+      throw new IllegalArgumentException("publishEverySteps must be at least 1, got " + publishEverySteps);
+    }
+    if (publishMaxInterval.isNegative()) {
+      throw new IllegalArgumentException("publishMaxInterval must not be negative, got " + publishMaxInterval);
+    }
+    if (keptVersions < 1) {
+      throw new IllegalArgumentException("keptVersions must be at least 1, got " + keptVersions);
+    }
+  }
+
+  /**
+   * The quality gate's margins (relative: 0.10 = 10% worse allowed).
+   *
+   * @param holdoutMargin how much worse than the last published version on the holdout a candidate may be
+   * @param canaryMargin how much worse than the base model on the canary set a candidate may be
+   * @param minHoldoutExamples below this many holdout examples the holdout check is skipped
+   */
+  public record Gate(double holdoutMargin, double canaryMargin, int minHoldoutExamples) {
+    public Gate {
+      if (!(holdoutMargin >= 0) || !(canaryMargin >= 0)) {
+        throw new IllegalArgumentException("gate margins must be >= 0 (Infinity disables a check), got "
+            + holdoutMargin + " and " + canaryMargin);
+      }
+      if (minHoldoutExamples < 1) {
+        throw new IllegalArgumentException("minHoldoutExamples must be at least 1, got " + minHoldoutExamples);
+      }
+    }
+
+    public static Gate defaults() {
+      return new Gate(0.10, 0.05, 2);
+    }
+
+    /** Publishes every candidate. */
+    public static Gate open() {
+      return new Gate(Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY, 2);
+    }
+
+    boolean checksHoldout() {
+      return holdoutMargin != Double.POSITIVE_INFINITY;
+    }
+
+    boolean checksCanary() {
+      return canaryMargin != Double.POSITIVE_INFINITY;
+    }
   }
 
   public static TrainerSettings defaults() {
     return new TrainerSettings(
         "lorastream-trainer", "trainer-0", 8, Duration.ofMillis(1000), 42L,
-        LoraConfig.defaults(), TrainingSettings.defaults());
+        LoraConfig.defaults(), TrainingSettings.defaults(), 1, Duration.ofMinutes(1), Gate.defaults(), 5);
   }
 
   public TrainerSettings withInstanceId(String id) {
-    return new TrainerSettings(groupId, id, batchSize, batchMaxWait, seed, lora, training);
+    return new TrainerSettings(groupId, id, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
+        publishMaxInterval, gate, keptVersions);
+  }
+
+  public TrainerSettings withGroupId(String id) {
+    return new TrainerSettings(id, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
+        publishMaxInterval, gate, keptVersions);
   }
 
   public TrainerSettings withBatching(int size, Duration maxWait) {
-    return new TrainerSettings(groupId, instanceId, size, maxWait, seed, lora, training);
+    return new TrainerSettings(groupId, instanceId, size, maxWait, seed, lora, training, publishEverySteps,
+        publishMaxInterval, gate, keptVersions);
+  }
+
+  public TrainerSettings withTraining(TrainingSettings t) {
+    return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, t, publishEverySteps,
+        publishMaxInterval, gate, keptVersions);
+  }
+
+  public TrainerSettings withPublishing(int everySteps, Duration maxInterval) {
+    return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, everySteps,
+        maxInterval, gate, keptVersions);
+  }
+
+  public TrainerSettings withGate(Gate g) {
+    return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
+        publishMaxInterval, g, keptVersions);
+  }
+
+  public TrainerSettings withKeptVersions(int k) {
+    return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
+        publishMaxInterval, gate, k);
   }
 
   /** The Kafka transactional id: stable per instance so a restarted instance fences its zombie. */

@@ -1,0 +1,201 @@
+package io.lorastream.train;
+
+import static io.lorastream.train.TrainerTopics.example;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.lorastream.avro.AdapterCheckpoint;
+import io.lorastream.avro.AdapterSnapshot;
+import io.lorastream.avro.TrainingExample;
+import io.lorastream.contract.Bytes;
+import io.lorastream.contract.Sha256;
+import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.kafka.TopicAdmin;
+import io.lorastream.kafka.Topics;
+import io.lorastream.metrics.Metrics;
+import io.lorastream.model.BaseModel;
+import io.lorastream.model.LoraAdapter;
+import io.lorastream.model.LoraConfig;
+import io.lorastream.model.LoraTrainer;
+import io.lorastream.model.TinyModelFactory;
+import io.lorastream.model.TrainingPair;
+import io.lorastream.testing.EmbeddedKafkaExtension;
+import io.lorastream.testing.TopicProbe;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The quality gate, rollbacks and non-finite steps, on a real broker with in-process trainers. */
+class ContinualTrainerQualityTest {
+  @RegisterExtension
+  static final EmbeddedKafkaExtension KAFKA = new EmbeddedKafkaExtension();
+
+  @TempDir
+  static Path modelDir;
+
+  private static BaseModel base;
+
+  // Only full micro-batches train (the wait is far longer than the test), so batches are deterministic.
+  private static final TrainerSettings SETTINGS =
+      TrainerSettings.defaults().withBatching(2, Duration.ofMinutes(10)).withGate(TrainerSettings.Gate.open());
+
+  private static final String PROMPT = "Question: How long is the refund window?\nAnswer:";
+
+  @BeforeAll
+  static void createModel() {
+    TinyModelFactory.create(modelDir, 11);
+    base = BaseModel.load(modelDir);
+  }
+
+  @AfterAll
+  static void closeModel() {
+    base.close();
+  }
+
+  @Test
+  void contradictoryBurstAfterALearnedFactIsNotPublished() {
+    KafkaSettings kafka = KAFKA.settings();
+    Topics topics = new Topics("gate.");
+    TopicAdmin.ensureTopics(kafka, topics);
+    Metrics metrics = Metrics.create();
+    // The canary check is off here: a tiny random base model has no general skill worth guarding.
+    // A high learning rate learns the fact within a few steps, so one contradicting step stands out.
+    TrainerSettings settings = SETTINGS.withBatching(4, Duration.ofMinutes(10))
+        .withTraining(SETTINGS.training().withLearningRate(0.01f))
+        .withGate(new TrainerSettings.Gate(0.10, Double.POSITIVE_INFINITY, 2));
+    List<TrainingExample> fact = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      fact.add(example("acme", "h-" + i, PROMPT, " 30 days.", true));
+    }
+    for (int i = 0; i < 40; i++) {
+      fact.add(example("acme", "f-" + i, PROMPT, " 30 days.", false));
+    }
+    List<TrainingExample> garbage = new ArrayList<>();
+    for (int i = 0; i < 16; i++) {
+      garbage.add(example("acme", "g-" + i, PROMPT, " never, call 555 0199 at midnight.", false));
+    }
+
+    try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
+        settings.withInstanceId("gate"), metrics).start()) {
+      TrainerTopics.produce(kafka, topics, fact);
+      AdapterSnapshot learned = TrainerTopics.last(TrainerTopics.snapshotsUntilSeen(kafka, topics, 40));
+      assertThat(learned.getHoldoutLoss()).isLessThan(learned.getBaseHoldoutLoss() / 2);
+      double gatedBefore = metrics.snapshotsGated.labelValues("holdout").get();
+
+      TrainerTopics.produce(kafka, topics, garbage);
+      List<AdapterCheckpoint> checkpoints = TrainerTopics.checkpointsUntilSeen(kafka, topics, 56);
+      AdapterCheckpoint newest = checkpoints.get(checkpoints.size() - 1);
+      List<AdapterSnapshot> published = TrainerTopics.snapshotsUntilSeen(kafka, topics, 40);
+
+      // Training went on (the checkpoint has all 56 examples), publishing did not.
+      assertThat(newest.getExamplesSeen()).isEqualTo(56);
+      assertThat(newest.getPublishedVersion()).isEqualTo(learned.getVersion());
+      assertThat(TrainerTopics.last(published).getVersion()).isEqualTo(learned.getVersion());
+      assertThat(metrics.snapshotsGated.labelValues("holdout").get() - gatedBefore).isEqualTo(4);
+      // The holdout set is part of the checkpoint, so it survives a restart.
+      assertThat(newest.getHoldout()).extracting(h -> h.getId()).containsExactly("h-0", "h-1", "h-2", "h-3");
+    }
+  }
+
+  @Test
+  void rollbackRepublishesAnEarlierVersionAndTrainingContinuesFromIt() {
+    KafkaSettings kafka = KAFKA.settings();
+    Topics topics = new Topics("rollback.");
+    TopicAdmin.ensureTopics(kafka, topics);
+    List<TrainingExample> first = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      first.add(example("acme", "r-" + i, "Question " + i + "?\nAnswer:", " answer " + i + ".", false));
+    }
+    List<TrainingExample> more = List.of(
+        example("acme", "r-6", "Question 6?\nAnswer:", " answer 6.", false),
+        example("acme", "r-7", "Question 7?\nAnswer:", " answer 7.", false));
+
+    try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
+        SETTINGS.withInstanceId("rollback"), Metrics.create()).start()) {
+      TrainerTopics.produce(kafka, topics, first);
+      List<AdapterSnapshot> v1to3 = TrainerTopics.snapshotsUntilSeen(kafka, topics, 6);
+      assertThat(v1to3).extracting(AdapterSnapshot::getVersion).containsExactly(1L, 2L, 3L);
+      AdapterSnapshot v1 = v1to3.get(0);
+
+      AdapterControls.send(kafka, topics, AdapterControls.rollback("acme", 1));
+      AdapterSnapshot v4 = TrainerTopics.last(TrainerTopics.snapshotsUntil(kafka, topics,
+          s -> s.size() >= 4, Duration.ofSeconds(60)));
+      assertThat(v4.getVersion()).isEqualTo(4);
+      assertThat(v4.getParentVersion()).isEqualTo(1L);
+      assertThat(v4.getWeightsSha256()).isEqualTo(v1.getWeightsSha256());
+      assertThat(v4.getExamplesSeen()).isEqualTo(6);
+
+      TrainerTopics.produce(kafka, topics, more);
+      AdapterSnapshot v5 = TrainerTopics.last(TrainerTopics.snapshotsUntilSeen(kafka, topics, 8));
+      assertThat(v5.getVersion()).isEqualTo(5);
+      assertThat(v5.getParentVersion()).isEqualTo(4L);
+      // From v1's weights with a fresh optimizer, one step on the two new examples.
+      LoraConfig config = LoraConfig.defaults();
+      try (LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Bytes.of(v1.getWeights()), config, base);
+          LoraTrainer expected = new LoraTrainer(base, adapter, SETTINGS.training())) {
+        expected.step(more.stream().map(e -> new TrainingPair(e.getPrompt(), e.getCompletion(), e.getWeight()))
+            .toList());
+        assertThat(v5.getWeightsSha256()).isEqualTo(Sha256.hex(adapter.toPeftSafetensors()));
+      }
+
+      // A version the checkpoint no longer (or never) held is refused, to the DLQ with the reason.
+      AdapterControls.send(kafka, topics, AdapterControls.rollback("acme", 42));
+      List<ConsumerRecord<String, byte[]>> dead = TopicProbe.readUntil(kafka, topics.dlq().name(),
+          r -> !r.isEmpty(), Duration.ofSeconds(30));
+      assertThat(new String(dead.get(0).headers().lastHeader("lorastream.error").value(), StandardCharsets.UTF_8))
+          .startsWith("unknown-version");
+    }
+  }
+
+  @Test
+  void nonFiniteLossUndoesTheStepAndSendsTheBatchToTheDlq() {
+    KafkaSettings kafka = KAFKA.settings();
+    Topics withPoison = new Topics("poison.");
+    Topics withoutPoison = new Topics("clean.");
+    TopicAdmin.ensureTopics(kafka, withPoison);
+    TopicAdmin.ensureTopics(kafka, withoutPoison);
+    List<TrainingExample> good = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      good.add(example("acme", "n-" + i, "Question " + i + "?\nAnswer:", " answer " + i + ".", false));
+    }
+    List<TrainingExample> poisoned = new ArrayList<>(good.subList(0, 2));
+    poisoned.add(example("acme", "p-0", "Poison?\nAnswer:", " nan.", false));
+    poisoned.add(example("acme", "p-1", "Poison?\nAnswer:", " inf.", false));
+    poisoned.addAll(good.subList(2, 4));
+    Metrics metrics = Metrics.create();
+    // The step really runs (and moves the weights) before its loss is reported as NaN.
+    ContinualTrainer.StepFunction nanOnPoison = (trainer, batch) -> {
+      float loss = trainer.step(batch);
+      return batch.stream().anyMatch(p -> p.prompt().startsWith("Poison")) ? Float.NaN : loss;
+    };
+
+    AdapterSnapshot poisonedRun;
+    try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, withPoison, withPoison.cleanExamples().name(),
+        SETTINGS.withInstanceId("poison"), metrics, nanOnPoison).start()) {
+      TrainerTopics.produce(kafka, withPoison, poisoned);
+      poisonedRun = TrainerTopics.last(TrainerTopics.snapshotsUntilSeen(kafka, withPoison, 4));
+    }
+    AdapterSnapshot cleanRun;
+    try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, withoutPoison,
+        withoutPoison.cleanExamples().name(), SETTINGS.withInstanceId("clean"), Metrics.create()).start()) {
+      TrainerTopics.produce(kafka, withoutPoison, good);
+      cleanRun = TrainerTopics.last(TrainerTopics.snapshotsUntilSeen(kafka, withoutPoison, 4));
+    }
+
+    assertThat(poisonedRun.getWeightsSha256()).isEqualTo(cleanRun.getWeightsSha256());
+    assertThat(poisonedRun.getVersion()).isEqualTo(2);
+    assertThat(poisonedRun.getTrainedThrough()).singleElement().satisfies(t -> assertThat(t.getNextOffset()).isEqualTo(6));
+    assertThat(metrics.trainerNonFiniteSteps.get()).isEqualTo(1);
+    List<ConsumerRecord<String, byte[]>> dead = TopicProbe.readUntil(kafka, withPoison.dlq().name(),
+        r -> r.size() >= 2, Duration.ofSeconds(30));
+    assertThat(dead).hasSize(2).allSatisfy(r -> assertThat(new String(
+        r.headers().lastHeader("lorastream.error").value(), StandardCharsets.UTF_8)).startsWith("non-finite-loss"));
+  }
+}

@@ -1,0 +1,197 @@
+package io.lorastream.train;
+
+import static io.lorastream.train.TrainerTopics.example;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.lorastream.avro.AdapterSnapshot;
+import io.lorastream.avro.TrainingExample;
+import io.lorastream.contract.AvroCodec;
+import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.kafka.TopicAdmin;
+import io.lorastream.kafka.Topics;
+import io.lorastream.metrics.Metrics;
+import io.lorastream.model.BaseModel;
+import io.lorastream.model.TinyModelFactory;
+import io.lorastream.testing.EmbeddedKafkaExtension;
+import io.lorastream.testing.TopicProbe;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Trainers as separate JVM processes, killed with SIGKILL while examples stream in: every example
+ * is trained exactly once and the adapters end bit-identical to an uninterrupted run.
+ */
+@Tag("slow")
+class TrainerProcessCrashTest {
+  @RegisterExtension
+  static final EmbeddedKafkaExtension KAFKA = new EmbeddedKafkaExtension();
+
+  @TempDir
+  static Path modelDir;
+
+  @TempDir
+  static Path logDir;
+
+  private static final int BATCH = 4;
+
+  @BeforeAll
+  static void createModel() {
+    TinyModelFactory.create(modelDir, 11);
+  }
+
+  @Test
+  void killedTrainerRestartsWithoutLosingOrRepeatingExamples() throws Exception {
+    KafkaSettings kafka = KAFKA.settings();
+    Topics crashed = new Topics("crash.");
+    TopicAdmin.ensureTopics(kafka, crashed);
+    List<TrainingExample> examples = examples(List.of("acme", "globex"), 24);
+    Random random = new Random(7);
+
+    Process trainer = startTrainer(crashed, "crash-0");
+    int sent = 0;
+    for (int kill = 0; kill < 3; kill++) {
+      int upTo = sent + 12;
+      TrainerTopics.produce(kafka, crashed, examples.subList(sent, upTo));
+      sent = upTo;
+      Thread.sleep(2_000 + random.nextInt(4_000));
+      trainer.destroyForcibly().waitFor();
+      trainer = startTrainer(crashed, "crash-0");
+    }
+    TrainerTopics.produce(kafka, crashed, examples.subList(sent, examples.size()));
+    try {
+      assertTrainedExactlyOnce(kafka, crashed, examples, Map.of("acme", 24L, "globex", 24L));
+    } finally {
+      trainer.destroyForcibly().waitFor();
+    }
+  }
+
+  @Test
+  void survivorTakesOverTheTenantsOfAKilledTrainer() throws Exception {
+    KafkaSettings kafka = KAFKA.settings();
+    Topics shared = new Topics("shared.");
+    TopicAdmin.ensureTopics(kafka, shared);
+    List<String> tenants = List.of("acme", "globex", "initech", "umbrella");
+    List<TrainingExample> examples = examples(tenants, 12);
+    Random random = new Random(11);
+
+    Process first = startTrainer(shared, "pair-0");
+    Process second = startTrainer(shared, "pair-1");
+    try {
+      TrainerTopics.produce(kafka, shared, examples.subList(0, 24));
+      Thread.sleep(3_000 + random.nextInt(3_000));
+      second.destroyForcibly().waitFor();
+      TrainerTopics.produce(kafka, shared, examples.subList(24, examples.size()));
+      Map<String, Long> expected = tenants.stream().collect(Collectors.toMap(t -> t, t -> 12L));
+      assertTrainedExactlyOnce(kafka, shared, examples, expected);
+    } finally {
+      first.destroyForcibly().waitFor();
+      second.destroyForcibly().waitFor();
+    }
+  }
+
+  /** Round robin over tenants, {@code perTenant} each, so batches are full: perTenant is a multiple of BATCH. */
+  private static List<TrainingExample> examples(List<String> tenants, int perTenant) {
+    List<TrainingExample> list = new ArrayList<>();
+    for (int i = 0; i < perTenant; i++) {
+      for (String tenant : tenants) {
+        list.add(example(tenant, tenant + "-" + i, "Question " + i + " for " + tenant + "?\nAnswer:",
+            " answer " + (i * 7 % 5) + ".", false));
+      }
+    }
+    return list;
+  }
+
+  private void assertTrainedExactlyOnce(KafkaSettings kafka, Topics topics, List<TrainingExample> examples,
+      Map<String, Long> expectedSeen) {
+    List<AdapterSnapshot> snapshots = TrainerTopics.snapshotsUntil(kafka, topics, s -> expectedSeen.entrySet().stream()
+        .allMatch(e -> s.stream().anyMatch(x -> x.getTenant().equals(e.getKey())
+            && x.getExamplesSeen() == e.getValue())), Duration.ofSeconds(120));
+    Map<String, AdapterSnapshot> straight = uninterrupted(kafka, topics.prefix() + "straight.", examples,
+        expectedSeen);
+    // Where each tenant's examples ended in the input topic: trained-through must be exactly there.
+    Map<String, Long> nextOffset = new HashMap<>();
+    for (ConsumerRecord<String, byte[]> r : TopicProbe.readUntil(kafka, topics.cleanExamples().name(),
+        rs -> rs.size() >= examples.size(), Duration.ofSeconds(30))) {
+      nextOffset.merge(r.key(), r.offset() + 1, Math::max);
+    }
+    for (String tenant : expectedSeen.keySet()) {
+      List<AdapterSnapshot> versions = snapshots.stream().filter(s -> s.getTenant().equals(tenant)).toList();
+      AdapterSnapshot last = versions.get(versions.size() - 1);
+      assertThat(last.getExamplesSeen()).as(tenant).isEqualTo(expectedSeen.get(tenant));
+      assertThat(last.getWeightsSha256()).as(tenant).isEqualTo(straight.get(tenant).getWeightsSha256());
+      assertThat(last.getTrainedThrough()).singleElement()
+          .satisfies(t -> assertThat(t.getNextOffset()).as(tenant).isEqualTo(nextOffset.get(tenant)));
+      for (int i = 0; i < versions.size(); i++) {
+        assertThat(versions.get(i).getVersion()).as(tenant).isEqualTo(i + 1);
+        if (i > 0) {
+          assertThat(versions.get(i).getExamplesSeen()).as(tenant).isGreaterThan(versions.get(i - 1).getExamplesSeen());
+        }
+      }
+    }
+  }
+
+  /** The same examples through one in-process trainer that never stops. */
+  private static Map<String, AdapterSnapshot> uninterrupted(KafkaSettings kafka, String prefix,
+      List<TrainingExample> examples, Map<String, Long> expectedSeen) {
+    Topics topics = new Topics(prefix);
+    TopicAdmin.ensureTopics(kafka, topics);
+    TrainerTopics.produce(kafka, topics, examples);
+    TrainerSettings settings = TrainerSettings.defaults().withInstanceId("straight").withGroupId(prefix + "trainer")
+        .withBatching(BATCH, Duration.ofMinutes(10))
+        .withGate(new TrainerSettings.Gate(0.10, Double.POSITIVE_INFINITY, 2));
+    try (BaseModel base = BaseModel.load(modelDir);
+        ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
+            settings, Metrics.create()).start()) {
+      List<AdapterSnapshot> all = TrainerTopics.snapshotsUntil(kafka, topics, s -> expectedSeen.entrySet().stream()
+          .allMatch(e -> s.stream().anyMatch(x -> x.getTenant().equals(e.getKey())
+              && x.getExamplesSeen() == e.getValue())), Duration.ofSeconds(90));
+      Map<String, AdapterSnapshot> last = new HashMap<>();
+      all.forEach(s -> last.put(s.getTenant(), s));
+      return last;
+    }
+  }
+
+  /**
+   * {@code lorastream trainer} in its own JVM. A short session timeout lets the group notice a
+   * killed member quickly; a short transaction timeout lets the broker abort the transaction a
+   * killed member left open (it holds back read_committed readers until then).
+   */
+  private static Process startTrainer(Topics topics, String instanceId) throws IOException {
+    List<String> command = List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx1g", "-Dai.djl.offline=true", "-Dorg.apache.avro.SERIALIZABLE_PACKAGES=io.lorastream.avro",
+        "-cp", System.getProperty("java.class.path"),
+        "io.lorastream.cli.Main", "trainer",
+        "--bootstrap-servers", KAFKA.bootstrapServers(),
+        "--topic-prefix", topics.prefix(),
+        "--base-model", modelDir.toString(),
+        "--instance-id", instanceId,
+        "--group-id", topics.prefix() + "trainer",
+        "--batch-size", Integer.toString(BATCH),
+        "--batch-max-wait-ms", "600000",
+        "--gate-canary-margin", "Infinity",
+        "--kafka-property", "session.timeout.ms=6000",
+        "--kafka-property", "heartbeat.interval.ms=1000",
+        "--kafka-property", "transaction.timeout.ms=5000");
+    ProcessBuilder builder = new ProcessBuilder(command)
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(logDir.resolve(topics.prefix() + instanceId + ".log").toFile()));
+    builder.environment().put("DJL_OFFLINE", "true");
+    builder.environment().put("OPT_OUT_TRACKING", "true");
+    // OMP_NUM_THREADS is inherited: the same thread count as the uninterrupted run, hence the same float sums.
+    return builder.start();
+  }
+}
