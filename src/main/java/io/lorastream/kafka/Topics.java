@@ -69,9 +69,10 @@ public final class Topics {
     examples =
         new Topic<>(prefix + "examples.v1", tenant, avro(AvroCodec.TRAINING_EXAMPLE), 8,
             Map.of("retention.ms", WEEK_MS));
+    // Also carries adapter control records (rollback, import with a whole adapter): large values.
     cleanExamples =
         new Topic<>(prefix + "examples.clean.v1", tenant, avro(AvroCodec.TRAINING_EXAMPLE), 8,
-            Map.of("retention.ms", WEEK_MS));
+            Map.of("retention.ms", WEEK_MS, "max.message.bytes", Integer.toString(MAX_LARGE_VALUE_BYTES)));
     dlq =
         new Topic<>(prefix + "examples.dlq.v1", tenant, Serdes.ByteArray(), 4,
             Map.of("retention.ms", Long.toString(14L * 86_400_000L)));
