@@ -62,6 +62,10 @@ public final class LoraTrainer implements AutoCloseable {
     return adapter;
   }
 
+  BaseModel base() {
+    return base;
+  }
+
   public TrainingSettings settings() {
     return settings;
   }
@@ -133,7 +137,7 @@ public final class LoraTrainer implements AutoCloseable {
     }
   }
 
-  private CausalLm.LoraDropout dropoutForStep() {
+  CausalLm.LoraDropout dropoutForStep() {
     float p = adapter.config().dropout();
     // A fresh, reproducible mask stream per step: resuming at step t draws the same masks.
     return p > 0 ? new CausalLm.LoraDropout(p, settings.seed() * 0x9E3779B97F4A7C15L + step) : null;
@@ -152,7 +156,7 @@ public final class LoraTrainer implements AutoCloseable {
   }
 
   /** Global-norm clipping, then PyTorch's AdamW update; in place, with grad mode off. */
-  private void applyAdamW() {
+  void applyAdamW() {
     NDArray[] grads = new NDArray[expAvg.length];
     double squaredNorm = 0;
     int i = 0;
@@ -190,7 +194,7 @@ public final class LoraTrainer implements AutoCloseable {
     zeroGradients();
   }
 
-  private void zeroGradients() {
+  void zeroGradients() {
     for (NDArray p : parameters.values()) {
       if (p.hasGradient()) {
         JniUtils.zeroGrad((PtNDArray) p);
@@ -199,14 +203,14 @@ public final class LoraTrainer implements AutoCloseable {
   }
 
   /** Token layout of a batch: flattened (B, T) inputs, targets and per-token loss weights. */
-  private record EncodedBatch(int size, int length, long[] inputs, long[] targets, float[] weights) {}
+  record EncodedBatch(int size, int length, long[] inputs, long[] targets, float[] weights) {}
 
   /**
    * {@code [bos] + prompt + completion + [eos]}, cut to maxSequenceLength by dropping prompt tokens
    * from the left first (keeping bos), then the end; inputs are the sequence without its last
    * token, targets without its first; right padding, masked.
    */
-  private EncodedBatch encode(List<TrainingPair> batch) {
+  EncodedBatch encode(List<TrainingPair> batch) {
     if (batch.isEmpty()) {
       throw new IllegalArgumentException("empty batch");
     }

@@ -1,0 +1,253 @@
+package io.lorastream.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.pytorch.jni.JniUtils;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * Sequences of any tenants decoded together: one forward pass per step for all running rows,
+ * each row with its own adapter (or the base model), sampling settings, prompt length and
+ * budget. Rows may be added and removed between steps, so a continuous batcher admits waiting
+ * requests whenever it likes:
+ *
+ * <pre>{@code
+ * try (DecodeBatch batch = new DecodeBatch(lm)) {
+ *   while (running) {
+ *     while (batch.size() < maxRows && queue has requests) ids.put(batch.add(request), caller);
+ *     for (DecodeBatch.Update u : batch.step()) deliver(u); // u.completion() != null: finished
+ *   }
+ * }
+ * }</pre>
+ *
+ * <p>Layout: {@link #add} runs the prompt alone (a one-row forward pass, the same computation as
+ * {@link Generator} performs), keeps the logits of its last position and appends the prompt's
+ * keys and values to one batched cache (B, n_kv_heads, S, head_dim) per layer. Rows are aligned
+ * to the right: a row shorter than the longest has zero slots on its left, which the attention
+ * mask hides from it ({@code firstSlot}), and its rotary positions are its own. Every step adds
+ * one slot to every running row, so the alignment holds; finished rows are dropped from the
+ * cache and leading slots that no remaining row needs are trimmed, so S never exceeds the longest
+ * running row. The per-row LoRA factors are stacked once whenever the rows change, not every
+ * step; their values are read then (serve snapshots, not adapters being trained).
+ *
+ * <p>Prompts are not chunked: a long prompt's forward pass runs inside {@link #add}, between two
+ * steps of the others. Not thread-safe: one thread owns a batch.
+ */
+public final class DecodeBatch implements AutoCloseable {
+
+  /**
+   * What one step did to one row.
+   *
+   * @param id the row, as {@link #add} returned it
+   * @param tokens the token generated in this step (none when the row ended on eos or its budget)
+   * @param completion the finished row's result, or null while it runs
+   */
+  public record Update(long id, int[] tokens, Completion completion) {
+    public boolean finished() {
+      return completion != null;
+    }
+  }
+
+  private static final class Row {
+    final long id;
+    final LoraAdapter adapter;
+    final SequenceState sequence;
+    float[] logits; // (vocab) after the whole context: the next token is drawn from these
+    int firstSlot; // first cache slot of this row; earlier ones are padding
+
+    Row(long id, LoraAdapter adapter, SequenceState sequence) {
+      this.id = id;
+      this.adapter = adapter;
+      this.sequence = sequence;
+    }
+  }
+
+  private final CausalLm lm;
+  private final NDManager manager; // owns the stacked LoRA factors and step inputs
+  private final CausalLm.KvCache cache;
+  private final List<Row> rows = new ArrayList<>(); // in cache row order
+  private final List<Update> finishedEarly = new ArrayList<>(); // reported by the next step
+  private NDManager loraManager; // owns the current stacks; replaced when the rows change
+  private RowLora lora; // null when stale
+  private long nextId;
+
+  public DecodeBatch(CausalLm lm) {
+    this.lm = lm;
+    this.manager = NDManager.newBaseManager(lm.base().manager().getDevice());
+    this.cache = new CausalLm.KvCache(lm.base());
+  }
+
+  /** Running rows (added and not yet reported finished). */
+  public int size() {
+    return rows.size() + finishedEarly.size();
+  }
+
+  public boolean isEmpty() {
+    return size() == 0;
+  }
+
+  /**
+   * Admits a request: runs its prompt and joins it to the batch; its first token comes with the
+   * next {@link #step()}.
+   *
+   * @return the row's id in updates
+   */
+  public long add(GenerationRequest request) {
+    SequenceState sequence = new SequenceState(request.promptIds(), request.params(), lm.base());
+    Row row = new Row(nextId++, request.adapterOrNull(), sequence);
+    if (sequence.done()) { // nothing to generate (maxTokens 0)
+      finishedEarly.add(new Update(row.id, new int[0], sequence.completion()));
+      return row.id;
+    }
+    int[] prompt = request.promptIds();
+    withoutGrad(() -> {
+      try (NDScope scope = new NDScope();
+          CausalLm.KvCache alone = new CausalLm.KvCache(lm.base())) {
+        long[] ids = Arrays.stream(prompt).asLongStream().toArray();
+        NDArray input = manager.create(ids).reshape(1, ids.length);
+        NDArray logits = lm.forward(input, row.adapter, 0, alone, null); // (1, P, vocab)
+        row.logits = logits.get(0, prompt.length - 1).toFloatArray();
+        int[] padding = cache.appendRows(alone);
+        for (Row r : rows) {
+          r.firstSlot += padding[0];
+        }
+        row.firstSlot = padding[1];
+      }
+      return null;
+    });
+    rows.add(row);
+    invalidateLora();
+    return row.id;
+  }
+
+  /**
+   * One token for every running row: draws each row's token from its last logits, ends rows that
+   * hit eos, a stop sequence or their budget, and runs one forward pass of the others.
+   *
+   * @return one update per row that was running, in admission order of the batch's rows
+   */
+  public List<Update> step() {
+    List<Update> updates = new ArrayList<>(finishedEarly);
+    finishedEarly.clear();
+    List<Row> continuing = new ArrayList<>();
+    for (Row row : rows) {
+      int before = row.sequence.generatedCount();
+      boolean goesOn = row.sequence.accept(row.logits);
+      int[] tokens = row.sequence.generatedCount() > before ? new int[] {row.sequence.lastToken()} : new int[0];
+      updates.add(new Update(row.id, tokens, goesOn ? null : row.sequence.completion()));
+      if (goesOn) {
+        continuing.add(row);
+      }
+    }
+    if (continuing.size() != rows.size()) {
+      keepOnly(continuing);
+    }
+    if (!rows.isEmpty()) {
+      forwardLastTokens();
+    }
+    return updates;
+  }
+
+  /** Drops a row without finishing it (e.g. its client went away). */
+  public boolean remove(long id) {
+    if (finishedEarly.removeIf(u -> u.id() == id)) {
+      return true;
+    }
+    List<Row> kept = new ArrayList<>(rows);
+    if (!kept.removeIf(r -> r.id == id)) {
+      return false;
+    }
+    keepOnly(kept);
+    return true;
+  }
+
+  private void keepOnly(List<Row> kept) {
+    long[] indices = new long[kept.size()];
+    int minFirst = Integer.MAX_VALUE;
+    for (int i = 0; i < kept.size(); i++) {
+      indices[i] = rows.indexOf(kept.get(i));
+      minFirst = Math.min(minFirst, kept.get(i).firstSlot);
+    }
+    int drop = kept.isEmpty() ? 0 : minFirst; // slots no remaining row attends to
+    withoutGrad(() -> {
+      try (NDScope scope = new NDScope()) {
+        cache.keepRows(indices, drop);
+      }
+      return null;
+    });
+    for (Row row : kept) {
+      row.firstSlot -= drop;
+    }
+    rows.clear();
+    rows.addAll(kept);
+    invalidateLora();
+  }
+
+  /** Feeds each row's newest token, at the row's own position; stores the next logits. */
+  private void forwardLastTokens() {
+    int batch = rows.size();
+    long[] tokens = new long[batch];
+    int[] positions = new int[batch];
+    int[] firstSlots = new int[batch];
+    for (int b = 0; b < batch; b++) {
+      Row row = rows.get(b);
+      tokens[b] = row.sequence.lastToken();
+      positions[b] = row.sequence.length() - 1;
+      firstSlots[b] = row.firstSlot;
+    }
+    withoutGrad(() -> {
+      RowLora factors = currentLora();
+      try (NDScope scope = new NDScope()) {
+        NDArray input = manager.create(tokens).reshape(batch, 1);
+        NDArray logits = lm.forwardRows(input, factors, positions, firstSlots, cache); // (B, 1, vocab)
+        float[] all = logits.toFloatArray();
+        int vocab = all.length / batch;
+        for (int b = 0; b < batch; b++) {
+          rows.get(b).logits = Arrays.copyOfRange(all, b * vocab, (b + 1) * vocab);
+        }
+      }
+      return null;
+    });
+  }
+
+  private RowLora currentLora() {
+    if (lora == null) {
+      List<LoraAdapter> adapters = new ArrayList<>(rows.size());
+      rows.forEach(r -> adapters.add(r.adapter));
+      loraManager = manager.newSubManager();
+      try (NDScope scope = new NDScope()) {
+        lora = RowLora.gather(lm.base(), adapters, loraManager).keepOn(loraManager);
+      }
+    }
+    return lora;
+  }
+
+  private void invalidateLora() {
+    lora = null;
+    if (loraManager != null) {
+      loraManager.close();
+      loraManager = null;
+    }
+  }
+
+  private static <T> T withoutGrad(Supplier<T> body) {
+    boolean gradMode = JniUtils.isGradMode();
+    JniUtils.setGradMode(false);
+    try {
+      return body.get();
+    } finally {
+      JniUtils.setGradMode(gradMode);
+    }
+  }
+
+  @Override
+  public void close() {
+    invalidateLora();
+    cache.close();
+    manager.close();
+  }
+}

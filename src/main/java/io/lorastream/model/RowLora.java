@@ -1,0 +1,210 @@
+package io.lorastream.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * LoRA factors gathered per row, so rows of different tenants (and of the base model) share one
+ * forward pass: for an adapted projection, {@code x (B, T, in) -> (x A_rowᵀ) (B, T, r) ->
+ * (.. B_rowᵀ) (B, T, out) * s_row} with batched matrix products.
+ *
+ * <p>A row without an adapter, or whose adapter leaves a projection alone, gets zero factors: its
+ * LoRA term is exactly 0 and its output exactly the base projection's. Adapters of lower rank
+ * are padded with zero rows of A and columns of B to the largest rank in the batch, which adds
+ * exact zeros. Stacking keeps autograd's graph: the gradient of a tenant's A and B is the sum over
+ * its rows, as in a forward pass of that tenant alone.
+ */
+final class RowLora implements CausalLm.LoraTerm {
+  private final int rows;
+  private final NDArray[][] a; // [layer][module]: (B, r_max, in), null when no row adapts it
+  private final NDArray[][] b; // [layer][module]: (B, out, r_max)
+  private final NDArray scale; // (B, 1, 1): each row's alpha / r (0 for the base model)
+  private final RowDropout dropout; // null without LoRA dropout
+
+  private RowLora(int rows, NDArray[][] a, NDArray[][] b, NDArray scale, RowDropout dropout) {
+    this.rows = rows;
+    this.a = a;
+    this.b = b;
+    this.scale = scale;
+    this.dropout = dropout;
+  }
+
+  /**
+   * Stacks the factors of each row's adapter.
+   *
+   * @param adapters one per row; null for a row of the base model
+   * @param manager where the zero factors and scales are created (a scope registers everything
+   *     this creates)
+   */
+  static RowLora gather(BaseModel base, List<LoraAdapter> adapters, NDManager manager) {
+    return gather(base, adapters, manager, null);
+  }
+
+  static RowLora gather(
+      BaseModel base, List<LoraAdapter> adapters, NDManager manager, RowDropout dropout) {
+    LlamaConfig c = base.config();
+    int rank = 0;
+    float[] scales = new float[adapters.size()];
+    for (int row = 0; row < adapters.size(); row++) {
+      LoraAdapter adapter = adapters.get(row);
+      if (adapter != null) {
+        if (!adapter.baseModelSha256().equals(base.weightsSha256())) {
+          throw new IllegalArgumentException(
+              "adapter was made for base model " + adapter.baseModelSha256() + ", not "
+                  + base.weightsSha256());
+        }
+        rank = Math.max(rank, adapter.config().rank());
+        scales[row] = adapter.config().scale();
+      }
+    }
+    int modules = LoraModule.values().length;
+    NDArray[][] a = new NDArray[c.numHiddenLayers()][modules];
+    NDArray[][] b = new NDArray[c.numHiddenLayers()][modules];
+    for (int l = 0; l < c.numHiddenLayers(); l++) {
+      for (LoraModule m : LoraModule.values()) {
+        boolean adapted = false;
+        for (LoraAdapter adapter : adapters) {
+          adapted |= adapter != null && adapter.a(l, m) != null;
+        }
+        if (!adapted) {
+          continue;
+        }
+        int in = m.inFeatures(c);
+        int out = m.outFeatures(c);
+        NDArray zeroA = null;
+        NDArray zeroB = null;
+        Map<LoraAdapter, NDArray[]> padded = new IdentityHashMap<>();
+        List<NDArray> as = new ArrayList<>(adapters.size());
+        List<NDArray> bs = new ArrayList<>(adapters.size());
+        for (LoraAdapter adapter : adapters) {
+          if (adapter == null || adapter.a(l, m) == null) {
+            if (zeroA == null) {
+              zeroA = manager.zeros(new Shape(rank, in), DataType.FLOAT32);
+              zeroB = manager.zeros(new Shape(out, rank), DataType.FLOAT32);
+            }
+            as.add(zeroA);
+            bs.add(zeroB);
+            continue;
+          }
+          final int layer = l;
+          final int maxRank = rank;
+          NDArray[] ab =
+              padded.computeIfAbsent(adapter, ad -> padToRank(ad, layer, m, maxRank, manager));
+          as.add(ab[0]);
+          bs.add(ab[1]);
+        }
+        a[l][m.ordinal()] = NDArrays.stack(new NDList(as)); // (B, r_max, in)
+        b[l][m.ordinal()] = NDArrays.stack(new NDList(bs)); // (B, out, r_max)
+      }
+    }
+    NDArray scale = manager.create(scales, new Shape(adapters.size(), 1, 1));
+    return new RowLora(
+        adapters.size(), a, b, scale, dropout == null || dropout.isEmpty() ? null : dropout);
+  }
+
+  /** A (r_max, in) and B (out, r_max) of one adapter, zero-padded from its own rank. */
+  private static NDArray[] padToRank(
+      LoraAdapter adapter, int l, LoraModule m, int maxRank, NDManager manager) {
+    NDArray a = adapter.a(l, m); // (r, in)
+    NDArray b = adapter.b(l, m); // (out, r)
+    int missing = maxRank - adapter.config().rank();
+    if (missing == 0) {
+      return new NDArray[] {a, b};
+    }
+    Shape as = a.getShape();
+    Shape bs = b.getShape();
+    return new NDArray[] {
+      a.concat(manager.zeros(new Shape(missing, as.get(1)), DataType.FLOAT32), 0),
+      b.concat(manager.zeros(new Shape(bs.get(0), missing), DataType.FLOAT32), 1)
+    };
+  }
+
+  int rows() {
+    return rows;
+  }
+
+  @Override
+  public NDArray apply(NDArray x, int layer, LoraModule module) {
+    NDArray rowA = a[layer][module.ordinal()];
+    if (rowA == null) {
+      return null;
+    }
+    NDArray input = dropout == null ? x : dropout.apply(x, layer, module);
+    return input.matMul(rowA.transpose(0, 2, 1)) // (B, T, r)
+        .matMul(b[layer][module.ordinal()].transpose(0, 2, 1)) // (B, T, out)
+        .mul(scale);
+  }
+
+  /** Moves the stacked factors out of the current NDScope onto {@code manager}. */
+  RowLora keepOn(NDManager manager) {
+    for (NDArray[] layer : a) {
+      for (NDArray array : layer) {
+        keep(array, manager);
+      }
+    }
+    for (NDArray[] layer : b) {
+      for (NDArray array : layer) {
+        keep(array, manager);
+      }
+    }
+    keep(scale, manager);
+    return this;
+  }
+
+  private static void keep(NDArray array, NDManager manager) {
+    if (array != null) {
+      NDScope.unregister(array);
+      array.attach(manager);
+    }
+  }
+
+  /**
+   * LoRA dropout of rows grouped by tenant (contiguous blocks), each tenant drawing from its own
+   * mask stream exactly as its separate training step would: the masks of its (rows, own length,
+   * in) block in the same order, padding positions kept.
+   */
+  static final class RowDropout {
+    record Block(int firstRow, int rowCount, int length, LoraAdapter adapter, CausalLm.LoraDropout dropout) {}
+
+    private final List<Block> blocks;
+
+    RowDropout(List<Block> blocks) {
+      this.blocks = List.copyOf(blocks);
+    }
+
+    boolean isEmpty() {
+      return blocks.stream().allMatch(block -> block.dropout() == null);
+    }
+
+    NDArray apply(NDArray x, int layer, LoraModule module) {
+      Shape shape = x.getShape(); // (B, T, in)
+      int time = Math.toIntExact(shape.get(1));
+      int in = Math.toIntExact(shape.get(2));
+      float[] mask = new float[Math.toIntExact(shape.size())];
+      java.util.Arrays.fill(mask, 1f);
+      for (Block block : blocks) {
+        if (block.dropout() == null || block.adapter().a(layer, module) == null) {
+          continue;
+        }
+        float[] drawn = block.dropout().draw(block.rowCount() * block.length() * in);
+        for (int r = 0; r < block.rowCount(); r++) {
+          System.arraycopy(
+              drawn, r * block.length() * in,
+              mask, (block.firstRow() + r) * time * in,
+              block.length() * in);
+        }
+      }
+      // Created from a Java buffer: it stays open (in the step's scope) until after backward.
+      return x.mul(x.getManager().create(mask, shape));
+    }
+  }
+}

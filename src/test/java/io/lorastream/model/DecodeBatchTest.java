@@ -1,0 +1,182 @@
+package io.lorastream.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.NDArray;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DecodeBatchTest {
+  @TempDir static Path tmp;
+  static BaseModel base;
+  static CausalLm lm;
+  static Generator generator;
+  static LoraAdapter tenantA; // rank 4 on every projection
+  static LoraAdapter tenantB; // rank 4 on every projection
+  static LoraAdapter tenantC; // rank 8 on q and v only, other scale
+
+  @BeforeAll
+  static void createModel() {
+    TinyModelFactory.create(tmp.resolve("tiny"), 42);
+    base = BaseModel.load(tmp.resolve("tiny"));
+    lm = new CausalLm(base);
+    generator = new Generator(lm);
+    tenantA = CausalLmTest.randomAdapter(base, 41);
+    tenantB = CausalLmTest.randomAdapter(base, 42);
+    tenantC = LoraAdapter.initialise(base, new LoraConfig(8, 32f, List.of("q_proj", "v_proj"), 0f, false), 43);
+    randomiseB(base, tenantC, 44);
+  }
+
+  @AfterAll
+  static void closeModel() {
+    tenantA.close();
+    tenantB.close();
+    tenantC.close();
+    base.close();
+  }
+
+  static void randomiseB(BaseModel base, LoraAdapter adapter, long seed) {
+    SplittableRandom random = new SplittableRandom(seed);
+    for (int l = 0; l < base.config().numHiddenLayers(); l++) {
+      for (LoraModule m : adapter.targets()) {
+        NDArray b = adapter.b(l, m);
+        float[] values = new float[Math.toIntExact(b.size())];
+        for (int i = 0; i < values.length; i++) {
+          values[i] = (float) (random.nextDouble() - 0.5) * 0.2f;
+        }
+        b.set(values);
+      }
+    }
+  }
+
+  static GenerationRequest greedy(String prompt, LoraAdapter adapter, int maxTokens) {
+    return new GenerationRequest(generator.encodePrompt(prompt), adapter, SamplingParams.greedy(maxTokens));
+  }
+
+  static void assertSameAsAlone(GenerationRequest request, Completion batched) {
+    Completion alone = generator.generate(request.promptIds(), request.adapterOrNull(), request.params());
+    assertThat(batched.tokenIds()).as("tokens of %s", alone.text()).containsExactly(alone.tokenIds());
+    assertThat(batched.text()).isEqualTo(alone.text());
+    assertThat(batched.finishReason()).isEqualTo(alone.finishReason());
+    assertThat(batched.promptTokens()).isEqualTo(alone.promptTokens());
+    if (alone.logprobs() != null) {
+      for (int i = 0; i < alone.logprobs().size(); i++) {
+        assertThat(batched.logprobs().get(i).logprob())
+            .isCloseTo(alone.logprobs().get(i).logprob(), Offset.offset(1e-4f));
+      }
+    }
+  }
+
+  @Test
+  void batchOfMixedTenantsEqualsEachRequestAlone() {
+    List<GenerationRequest> requests =
+        List.of(
+            greedy("base model row", null, 14),
+            greedy("A", tenantA, 21),
+            greedy("tenant B has a much longer prompt than the others", tenantB, 9),
+            greedy("C: rank 8, q and v", tenantC, 17),
+            new GenerationRequest(generator.encodePrompt("A again"), tenantA, SamplingParams.greedy(12).withLogprobs(2)),
+            greedy("no tokens", tenantB, 0),
+            greedy("x", null, 3));
+    List<Completion> batched = generator.generateBatch(requests);
+    assertThat(batched).hasSize(requests.size());
+    for (int i = 0; i < requests.size(); i++) {
+      assertSameAsAlone(requests.get(i), batched.get(i));
+    }
+    assertThat(batched.stream().map(c -> c.tokenIds().length).distinct().count())
+        .as("rows finish at different times")
+        .isGreaterThan(3);
+    assertThat(batched.get(1).tokenIds()).as("adapters change what rows generate")
+        .isNotEqualTo(generator.generate(requests.get(1).promptIds(), null, 21).tokenIds());
+  }
+
+  @Test
+  void seededSamplingAndStopSequencesInABatchEqualAlone() {
+    List<GenerationRequest> requests = new ArrayList<>();
+    requests.add(new GenerationRequest(generator.encodePrompt("hot"), tenantA,
+        new SamplingParams(16, 0.8f, 0.9f, 11L, List.of(), 1)));
+    requests.add(new GenerationRequest(generator.encodePrompt("warm and longer"), tenantC,
+        new SamplingParams(20, 1.2f, 1f, 12L, List.of(), null)));
+    Completion plain = generator.generate(generator.encodePrompt("stop"), tenantB, 30);
+    String stop = plain.text().length() > 6 ? plain.text().substring(4, 6) : "zz";
+    requests.add(new GenerationRequest(generator.encodePrompt("stop"), tenantB,
+        SamplingParams.greedy(30).withStop(List.of(stop))));
+    requests.add(greedy("greedy base", null, 10));
+    List<Completion> batched = generator.generateBatch(requests);
+    for (int i = 0; i < requests.size(); i++) {
+      assertSameAsAlone(requests.get(i), batched.get(i));
+    }
+  }
+
+  @Test
+  void rowsAdmittedAndRemovedBetweenStepsEqualAlone() {
+    GenerationRequest r1 = greedy("first", tenantA, 12);
+    GenerationRequest r2 = greedy("second, to be removed", tenantB, 30);
+    GenerationRequest r3 = greedy("third arrives later with a prompt longer than anything so far", null, 10);
+    GenerationRequest r4 = greedy("4th", tenantC, 15);
+    GenerationRequest r5 = greedy("fifth", tenantB, 8);
+    Map<Long, Completion> done = new HashMap<>();
+    Map<Long, List<Integer>> streamed = new HashMap<>();
+    try (DecodeBatch batch = new DecodeBatch(lm)) {
+      long id1 = batch.add(r1);
+      long id2 = batch.add(r2);
+      runSteps(batch, 3, done, streamed);
+      long id3 = batch.add(r3); // longer than the cache: existing rows get left padding
+      runSteps(batch, 2, done, streamed);
+      assertThat(batch.remove(id2)).isTrue();
+      assertThat(batch.remove(id2)).isFalse();
+      long id4 = batch.add(r4); // shorter than the cache: this row gets left padding
+      runSteps(batch, 5, done, streamed);
+      long id5 = batch.add(r5);
+      while (!batch.isEmpty()) {
+        runSteps(batch, 1, done, streamed);
+      }
+      assertThat(done).containsOnlyKeys(id1, id3, id4, id5);
+      assertSameAsAlone(r1, done.get(id1));
+      assertSameAsAlone(r3, done.get(id3));
+      assertSameAsAlone(r4, done.get(id4));
+      assertSameAsAlone(r5, done.get(id5));
+      for (long id : List.of(id1, id3, id4, id5)) {
+        assertThat(streamed.get(id).stream().mapToInt(Integer::intValue).toArray())
+            .as("streamed tokens add up to the completion")
+            .containsExactly(done.get(id).tokenIds());
+      }
+    }
+  }
+
+  private static void runSteps(
+      DecodeBatch batch, int steps, Map<Long, Completion> done, Map<Long, List<Integer>> streamed) {
+    for (int s = 0; s < steps && !batch.isEmpty(); s++) {
+      for (DecodeBatch.Update u : batch.step()) {
+        for (int t : u.tokens()) {
+          streamed.computeIfAbsent(u.id(), k -> new ArrayList<>()).add(t);
+        }
+        if (u.finished()) {
+          assertThat(done.put(u.id(), u.completion())).as("a row finishes once").isNull();
+        }
+      }
+    }
+  }
+
+  @Test
+  void batchesLeaveNoArraysBehind() {
+    generator.generateBatch(List.of(greedy("warm", tenantA, 3), greedy("up", null, 2)));
+    int baseArrays = base.manager().getManagedArrays().size();
+    int adapterArrays = tenantA.manager().getManagedArrays().size();
+    for (int i = 0; i < 3; i++) {
+      generator.generateBatch(
+          List.of(greedy("one", tenantA, 6), greedy("two rows", tenantC, 4), greedy("3", null, 5)));
+    }
+    assertThat(base.manager().getManagedArrays()).hasSize(baseArrays);
+    assertThat(tenantA.manager().getManagedArrays()).hasSize(adapterArrays);
+  }
+}
