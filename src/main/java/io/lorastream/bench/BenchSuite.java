@@ -1,0 +1,16 @@
+package io.lorastream.bench;
+
+import java.util.List;
+
+/** A benchmark suite run by {@code ./lorastream bench <name> [--quick] [--json]}. */
+public interface BenchSuite {
+  /** The suite's name on the command line: model, trainer, gateway or e2e. */
+  String name();
+
+  /**
+   * Measures and returns the figures.
+   *
+   * @param quick a short run (the whole suite under two minutes on a 2-core machine)
+   */
+  List<Figure> run(boolean quick) throws Exception;
+}

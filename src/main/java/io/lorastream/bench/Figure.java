@@ -1,0 +1,23 @@
+package io.lorastream.bench;
+
+/**
+ * One measured figure of a benchmark, reported next to the baseline it was measured against in the
+ * same run (these machines are noisy: only ratios of side-by-side runs are comparable).
+ *
+ * @param metric a stable name, e.g. {@code train_tokens_per_s_fused_16_tenants}
+ * @param value the measured value
+ * @param unit e.g. {@code tokens/s}, {@code ms}, {@code bytes}
+ * @param baseline the baseline's value measured in the same run, or null when there is none
+ * @param ratio value / baseline (or the ratio that makes "higher is better" read right; say which in
+ *     {@code note}), or null without a baseline
+ * @param note what the baseline is and how the figure was taken
+ */
+public record Figure(String metric, double value, String unit, Double baseline, Double ratio, String note) {
+  public static Figure of(String metric, double value, String unit, String note) {
+    return new Figure(metric, value, unit, null, null, note);
+  }
+
+  public static Figure against(String metric, double value, double baseline, String unit, String note) {
+    return new Figure(metric, value, unit, baseline, baseline == 0 ? null : value / baseline, note);
+  }
+}
