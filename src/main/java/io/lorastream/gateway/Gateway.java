@@ -35,15 +35,15 @@ public final class Gateway implements AutoCloseable {
   /** Starts following adapters, answering Kafka requests and listening for HTTP; returns once bound. */
   public static Gateway start(BaseModel base, KafkaSettings kafka, Topics topics, GatewaySettings settings,
       ApiKeys keys, Metrics metrics) {
-    InferenceEngine engine = new InferenceEngine(base, settings.queueCapacity(), settings.adapterMemoryBytes(),
-        metrics);
+    InferenceEngine engine = new InferenceEngine(base, settings.queueCapacity(), settings.maxBatchRows(),
+        settings.adapterMemoryBytes(), metrics);
     AdapterStore store = new AdapterStore(base, metrics, engine, settings.adapterDirectory(), settings.versionsKept());
     AdapterFollower follower = new AdapterFollower(kafka, topics.adapters().name(), store).start();
     ExampleSink sink = new ExampleSink(kafka, topics.examples().name());
     KafkaInferenceService kafkaInference = new KafkaInferenceService(kafka, topics, store, engine, settings).start();
     RateLimiter limiter = new RateLimiter(settings.tenantRequestsPerSecond(), settings.tenantBurst());
     GatewayVerticle verticle = new GatewayVerticle(settings, keys, follower,
-        new CompletionRoutes(settings, store, engine, limiter, metrics, base.config().vocabSize()),
+        new CompletionRoutes(settings, store, engine, limiter, metrics, base.tokenizer(), base.config().vocabSize()),
         new AdapterRoutes(store, base.directory().getFileName().toString()),
         new ExampleRoutes(sink, limiter),
         metrics);

@@ -9,7 +9,8 @@ package io.lorastream.gateway;
  * @param maxPromptChars longer prompts are refused with 400
  * @param maxTokensLimit the largest {@code max_tokens} a request may ask for
  * @param defaultMaxTokens {@code max_tokens} when a request gives none
- * @param queueCapacity completions waiting for the model beyond this are refused with 503
+ * @param queueCapacity completions waiting to join the decode batch beyond this are refused with 503
+ * @param maxBatchRows the most requests decoded together in one step
  * @param tenantRequestsPerSecond each tenant's sustained request rate (completions and examples)
  * @param tenantBurst requests a tenant may make at once before the rate applies
  * @param adapterDirectory where verified adapter weights are kept on local disk
@@ -17,14 +18,14 @@ package io.lorastream.gateway;
  * @param versionsKept versions held per tenant, newest first (older pinned versions stop being served)
  */
 public record GatewaySettings(String host, int port, int maxBodyBytes, int maxPromptChars, int maxTokensLimit,
-    int defaultMaxTokens, int queueCapacity, double tenantRequestsPerSecond, int tenantBurst,
+    int defaultMaxTokens, int queueCapacity, int maxBatchRows, double tenantRequestsPerSecond, int tenantBurst,
     java.nio.file.Path adapterDirectory, long adapterMemoryBytes, int versionsKept) {
 
   public GatewaySettings {
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("port must be in 0..65535, got " + port);
     }
-    if (maxBodyBytes < 1024 || maxPromptChars < 1 || maxTokensLimit < 1 || queueCapacity < 1) {
+    if (maxBodyBytes < 1024 || maxPromptChars < 1 || maxTokensLimit < 1 || queueCapacity < 1 || maxBatchRows < 1) {
       throw new IllegalArgumentException("gateway limits must be positive (body at least 1 KiB)");
     }
     if (defaultMaxTokens < 1 || defaultMaxTokens > maxTokensLimit) {
@@ -47,11 +48,11 @@ public record GatewaySettings(String host, int port, int maxBodyBytes, int maxPr
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
-    return new GatewaySettings("0.0.0.0", 8080, 1 << 20, 8192, 256, 32, 256, 50, 100, adapters, 512L << 20, 2);
+    return new GatewaySettings("0.0.0.0", 8080, 1 << 20, 8192, 256, 32, 256, 32, 50, 100, adapters, 512L << 20, 2);
   }
 
   public GatewaySettings withPort(int newPort) {
     return new GatewaySettings(host, newPort, maxBodyBytes, maxPromptChars, maxTokensLimit, defaultMaxTokens,
-        queueCapacity, tenantRequestsPerSecond, tenantBurst, adapterDirectory, adapterMemoryBytes, versionsKept);
+        queueCapacity, maxBatchRows, tenantRequestsPerSecond, tenantBurst, adapterDirectory, adapterMemoryBytes, versionsKept);
   }
 }

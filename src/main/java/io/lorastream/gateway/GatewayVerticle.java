@@ -120,6 +120,10 @@ public final class GatewayVerticle extends VerticleBase {
     }
     if (failure instanceof ApiException api) {
       Responses.error(ctx, api);
+    } else if (failure instanceof InferenceEngine.InvalidRequest invalid) {
+      Responses.error(ctx, ApiException.badRequest("invalid_prompt", invalid.getMessage()));
+    } else if (failure instanceof java.util.concurrent.CancellationException) {
+      ctx.response().reset();
     } else if (failure instanceof InferenceEngine.Overloaded overloaded) {
       Responses.error(ctx, ApiException.overloaded(overloaded.getMessage()));
     } else if (ctx.statusCode() == 413) {

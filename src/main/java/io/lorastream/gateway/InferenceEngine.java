@@ -2,73 +2,227 @@ package io.lorastream.gateway;
 
 import io.lorastream.metrics.Metrics;
 import io.lorastream.model.BaseModel;
+import io.lorastream.model.CausalLm;
 import io.lorastream.model.Completion;
+import io.lorastream.model.DecodeBatch;
+import io.lorastream.model.GenerationRequest;
 import io.lorastream.model.Generator;
 import io.lorastream.model.LoraAdapter;
+import io.lorastream.model.SamplingParams;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Runs model work on one dedicated thread behind a bounded queue, never on an event loop. A full
- * queue refuses new work at once ({@link Overloaded}) so callers can answer 503 instead of waiting.
- * The thread owns the {@link AdapterCache}: adapter events from the store are queued and applied
- * there between requests, so no adapter is closed while in use.
+ * A continuous batcher: one thread decodes every running request together, one forward pass per
+ * step, each row with its own tenant's adapter (or none), sampling settings and budget. Waiting
+ * requests join between steps, so a new request never waits for a long one to finish. Model work
+ * never runs on an event loop; a full waiting queue refuses new work at once ({@link Overloaded}).
+ *
+ * <p>The thread owns the {@link AdapterCache}: an adapter is acquired when its row joins and
+ * released when the row ends, and the store's events are applied between steps, so no adapter is
+ * closed while a row uses it.
  */
 public final class InferenceEngine implements AdapterEvents, AutoCloseable {
-  private final Generator generator;
-  private final AdapterCache cache;
-  private final ThreadPoolExecutor executor;
-  private final Queue<Runnable> adapterEvents = new ConcurrentLinkedQueue<>();
+  private static final Logger log = LoggerFactory.getLogger(InferenceEngine.class);
 
-  public InferenceEngine(BaseModel base, int queueCapacity, long adapterBudgetBytes, Metrics metrics) {
-    this.generator = new Generator(base);
-    this.cache = new AdapterCache(base, adapterBudgetBytes, metrics);
-    this.executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(queueCapacity),
-        r -> {
-          Thread t = new Thread(r, "lorastream-inference");
-          t.setDaemon(true);
-          return t;
-        });
+  /** Receives a running request's tokens as they are generated, on the engine thread: keep it short. */
+  public interface TokenListener {
+    void onTokens(int[] tokens);
   }
 
-  /** Generates greedily after text (a bos is put first) with this adapter version, or the base when null. */
-  public CompletableFuture<Completion> complete(String prompt, ServedAdapter adapter, int maxTokens) {
-    return submit(adapter, a -> generator.generate(prompt, a, maxTokens));
-  }
+  /** A submitted request; {@link #cancel} drops it from the batch at the next step. */
+  public static final class Job {
+    final ServedAdapter served;
+    final String promptText;
+    final int[] promptIds;
+    final SamplingParams params;
+    final TokenListener listener;
+    final CompletableFuture<Completion> result = new CompletableFuture<>();
+    volatile boolean cancelled;
+    boolean holdsAdapter; // engine thread only
 
-  /** Generates greedily after these token ids exactly. */
-  public CompletableFuture<Completion> complete(int[] promptIds, ServedAdapter adapter, int maxTokens) {
-    return submit(adapter, a -> generator.generate(promptIds, a, maxTokens));
-  }
-
-  private CompletableFuture<Completion> submit(ServedAdapter served, Function<LoraAdapter, Completion> work) {
-    CompletableFuture<Completion> result = new CompletableFuture<>();
-    try {
-      executor.execute(() -> {
-        applyAdapterEvents();
-        try {
-          LoraAdapter adapter = served == null ? null : cache.acquire(served);
-          try {
-            result.complete(work.apply(adapter));
-          } finally {
-            if (served != null) {
-              cache.release(served);
-            }
-          }
-        } catch (RuntimeException | Error e) {
-          result.completeExceptionally(e);
-        }
-      });
-    } catch (RejectedExecutionException e) {
-      result.completeExceptionally(new Overloaded(executor.getQueue().size()));
+    Job(ServedAdapter served, String promptText, int[] promptIds, SamplingParams params, TokenListener listener) {
+      this.served = served;
+      this.promptText = promptText;
+      this.promptIds = promptIds;
+      this.params = params;
+      this.listener = listener;
     }
-    return result;
+
+    public CompletableFuture<Completion> result() {
+      return result;
+    }
+
+    public void cancel() {
+      cancelled = true;
+    }
+  }
+
+  private final Generator generator;
+  private final CausalLm lm;
+  private final AdapterCache cache;
+  private final Metrics metrics;
+  private final int maxBatchRows;
+  private final BlockingQueue<Job> waiting;
+  private final Queue<Runnable> adapterEvents = new ConcurrentLinkedQueue<>();
+  private final Thread thread;
+  private volatile boolean running = true;
+
+  public InferenceEngine(BaseModel base, int queueCapacity, int maxBatchRows, long adapterBudgetBytes,
+      Metrics metrics) {
+    this.lm = new CausalLm(base);
+    this.generator = new Generator(lm);
+    this.cache = new AdapterCache(base, adapterBudgetBytes, metrics);
+    this.metrics = metrics;
+    this.maxBatchRows = maxBatchRows;
+    this.waiting = new ArrayBlockingQueue<>(queueCapacity);
+    this.thread = new Thread(this::run, "lorastream-inference");
+    this.thread.setDaemon(true);
+    this.thread.start();
+  }
+
+  /** Generates after text (a bos token is put first) with this adapter version, or the base model when null. */
+  public Job submit(String prompt, ServedAdapter adapter, SamplingParams params, TokenListener listener) {
+    return enqueue(new Job(adapter, prompt, null, params, listener));
+  }
+
+  /** Generates after these token ids exactly. */
+  public Job submit(int[] promptIds, ServedAdapter adapter, SamplingParams params, TokenListener listener) {
+    return enqueue(new Job(adapter, null, promptIds, params, listener));
+  }
+
+  /** Greedy, without streaming. */
+  public CompletableFuture<Completion> complete(String prompt, ServedAdapter adapter, int maxTokens) {
+    return submit(prompt, adapter, SamplingParams.greedy(maxTokens), null).result();
+  }
+
+  private Job enqueue(Job job) {
+    if (!running || !waiting.offer(job)) {
+      job.result.completeExceptionally(new Overloaded(waiting.size()));
+    } else {
+      metrics.gatewayQueueDepth.set(waiting.size());
+    }
+    return job;
+  }
+
+  private void run() {
+    Map<Long, Job> active = new HashMap<>();
+    DecodeBatch batch = new DecodeBatch(lm);
+    try {
+      while (running) {
+        applyAdapterEvents();
+        admit(batch, active);
+        if (batch.isEmpty()) {
+          continue;
+        }
+        dropCancelled(batch, active);
+        List<DecodeBatch.Update> updates;
+        try {
+          updates = batch.step();
+        } catch (RuntimeException e) {
+          log.error("a decode step failed; failing its {} requests", active.size(), e);
+          active.values().forEach(job -> finish(job, null, e));
+          active.clear();
+          batch.close();
+          batch = new DecodeBatch(lm);
+          continue;
+        }
+        metrics.gatewayBatchRows.observe(updates.size());
+        for (DecodeBatch.Update update : updates) {
+          Job job = active.get(update.id());
+          if (job == null) {
+            continue;
+          }
+          if (update.tokens().length > 0 && job.listener != null) {
+            job.listener.onTokens(update.tokens());
+          }
+          if (update.finished()) {
+            active.remove(update.id());
+            finish(job, update.completion(), null);
+          }
+        }
+      }
+    } finally {
+      Overloaded stopped = new Overloaded(0);
+      active.values().forEach(job -> finish(job, null, stopped));
+      waiting.forEach(job -> job.result.completeExceptionally(stopped));
+      batch.close();
+      applyAdapterEvents();
+      cache.close();
+    }
+  }
+
+  /** Lets waiting requests join, up to the row limit; blocks briefly when nothing runs. */
+  private void admit(DecodeBatch batch, Map<Long, Job> active) {
+    try {
+      Job job = batch.isEmpty() ? waiting.poll(50, TimeUnit.MILLISECONDS) : waiting.poll();
+      while (job != null) {
+        if (!job.cancelled) {
+          join(batch, active, job);
+        }
+        if (batch.size() >= maxBatchRows) {
+          break;
+        }
+        job = waiting.poll();
+      }
+      metrics.gatewayQueueDepth.set(waiting.size());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      running = false;
+    }
+  }
+
+  private void join(DecodeBatch batch, Map<Long, Job> active, Job job) {
+    try {
+      LoraAdapter adapter = null;
+      if (job.served != null) {
+        adapter = cache.acquire(job.served);
+        job.holdsAdapter = true;
+      }
+      int[] ids = job.promptIds != null ? job.promptIds : generator.encodePrompt(job.promptText);
+      long id = batch.add(new GenerationRequest(ids, adapter, job.params));
+      active.put(id, job);
+    } catch (IllegalArgumentException e) {
+      finish(job, null, new InvalidRequest(e.getMessage()));
+    } catch (RuntimeException e) {
+      finish(job, null, e);
+    }
+  }
+
+  private void dropCancelled(DecodeBatch batch, Map<Long, Job> active) {
+    List<Long> gone = new ArrayList<>();
+    active.forEach((id, job) -> {
+      if (job.cancelled) {
+        gone.add(id);
+      }
+    });
+    for (Long id : gone) {
+      batch.remove(id);
+      finish(active.remove(id), null, new java.util.concurrent.CancellationException("client went away"));
+    }
+  }
+
+  /** Completes a job and releases the adapter it holds. */
+  private void finish(Job job, Completion completion, Throwable error) {
+    if (job.holdsAdapter) {
+      job.holdsAdapter = false;
+      cache.release(job.served);
+    }
+    if (error != null) {
+      job.result.completeExceptionally(error);
+    } else {
+      job.result.complete(completion);
+    }
   }
 
   @Override
@@ -82,7 +236,7 @@ public final class InferenceEngine implements AdapterEvents, AutoCloseable {
   }
 
   public int queueDepth() {
-    return executor.getQueue().size();
+    return waiting.size();
   }
 
   private void applyAdapterEvents() {
@@ -94,20 +248,25 @@ public final class InferenceEngine implements AdapterEvents, AutoCloseable {
 
   @Override
   public void close() {
-    executor.shutdown();
+    running = false;
     try {
-      executor.awaitTermination(10, TimeUnit.SECONDS);
+      thread.join(10_000);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    applyAdapterEvents();
-    cache.close();
   }
 
-  /** The model's queue is full. */
+  /** The model's waiting queue is full (or the engine is stopping). */
   public static final class Overloaded extends RuntimeException {
     public Overloaded(int depth) {
       super("the model is busy (" + depth + " requests waiting); retry shortly");
+    }
+  }
+
+  /** The model refused the request's input (e.g. a prompt longer than the model's positions). */
+  public static final class InvalidRequest extends RuntimeException {
+    public InvalidRequest(String message) {
+      super(message);
     }
   }
 }

@@ -8,6 +8,7 @@ import io.lorastream.contract.TenantId;
 import io.lorastream.kafka.KafkaSettings;
 import io.lorastream.kafka.Topics;
 import io.lorastream.model.Completion;
+import io.lorastream.model.SamplingParams;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -134,9 +135,16 @@ final class KafkaInferenceService implements AutoCloseable {
       adapter = served;
       response.setAdapterVersion(served.version());
     }
+    SamplingParams params;
+    try {
+      params = new SamplingParams(request.getMaxTokens(), request.getTemperature(), request.getTopP(),
+          request.getSeed(), List.copyOf(request.getStop()), null);
+    } catch (IllegalArgumentException e) {
+      throw ApiException.badRequest("invalid_sampling", e.getMessage());
+    }
     while (true) {
       try {
-        return engine.complete(request.getPrompt(), adapter, request.getMaxTokens()).join();
+        return engine.submit(request.getPrompt(), adapter, params, null).result().join();
       } catch (CompletionException e) {
         if (!(e.getCause() instanceof InferenceEngine.Overloaded)) {
           throw e.getCause() instanceof RuntimeException r ? r : e;

@@ -40,6 +40,9 @@ public final class Metrics {
   public final Counter gatewayTokensGenerated;
   public final Gauge gatewayAdaptersResident;
   public final Gauge gatewayAdaptersServed;
+  public final Gauge gatewayQueueDepth;
+  public final Histogram gatewayBatchRows;
+  public final Histogram gatewayTimeToFirstTokenSeconds;
   public final Counter gatewayColdLoads;
   public final Histogram gatewayColdLoadSeconds;
   public final Counter gatewaySnapshotsRejected;
@@ -86,6 +89,13 @@ public final class Metrics {
         .help("Adapters held in memory by the gateway").register(registry);
     gatewayAdaptersServed = Gauge.builder().name("lorastream_gateway_adapters_served")
         .help("Tenants with a served adapter (in memory or on local disk)").register(registry);
+    gatewayQueueDepth = Gauge.builder().name("lorastream_gateway_queue_depth")
+        .help("Requests waiting to join the decode batch").register(registry);
+    gatewayBatchRows = Histogram.builder().name("lorastream_gateway_batch_rows")
+        .help("Rows (requests) decoded together in one step")
+        .classicUpperBounds(1, 2, 4, 8, 16, 32, 64, 128).register(registry);
+    gatewayTimeToFirstTokenSeconds = Histogram.builder().name("lorastream_gateway_time_to_first_token_seconds")
+        .help("From a streamed request's arrival to its first token").register(registry);
     gatewayColdLoads = Counter.builder().name("lorastream_gateway_cold_loads_total")
         .help("Adapters loaded from local disk because they were not in memory").register(registry);
     gatewayColdLoadSeconds = Histogram.builder().name("lorastream_gateway_cold_load_seconds")

@@ -64,7 +64,8 @@ class GatewayHttpTest {
     TopicAdmin.ensureTopics(KAFKA.settings(), topics);
     publish(snapshot("acme", 1, 1));
     publish(snapshot("acme", 2, 2));
-    GatewaySettings settings = new GatewaySettings("127.0.0.1", 0, 4096, 1000, 64, 8, 16, 1000, 1000,
+    publish(snapshot("globex", 1, 3));
+    GatewaySettings settings = new GatewaySettings("127.0.0.1", 0, 4096, 1000, 64, 8, 16, 8, 1000, 1000,
         adapterDir, 1 << 20, 2);
     ApiKeys keys = ApiKeys.of(List.of(ApiKeys.entry("acme-app", "acme", ACME_KEY),
         ApiKeys.entry("globex-app", "globex", GLOBEX_KEY), ApiKeys.entry("ops", null, ADMIN_KEY)));
@@ -165,9 +166,11 @@ class GatewayHttpTest {
   @Test
   void modelsListsOnlyWhatTheKeyReaches() throws Exception {
     JsonArray forGlobex = new JsonObject(get("/v1/models", GLOBEX_KEY).body()).getJsonArray("data");
-    assertThat(forGlobex.stream().map(m -> ((JsonObject) m).getString("id"))).containsExactly("base");
+    assertThat(forGlobex.stream().map(m -> ((JsonObject) m).getString("id"))).containsExactly("base", "globex");
     JsonArray forAcme = new JsonObject(get("/v1/models", ACME_KEY).body()).getJsonArray("data");
     assertThat(forAcme.stream().map(m -> ((JsonObject) m).getString("id"))).containsExactly("base", "acme");
+    JsonArray forAdmin = new JsonObject(get("/v1/models", ADMIN_KEY).body()).getJsonArray("data");
+    assertThat(forAdmin.stream().map(m -> ((JsonObject) m).getString("id"))).containsExactly("base", "acme", "globex");
     assertThat(forAcme.getJsonObject(1).getLong("version")).isEqualTo(2);
   }
 
@@ -216,6 +219,103 @@ class GatewayHttpTest {
     assertError(post("/v1/examples", ACME_KEY, "{\"prompt\":\"p\",\"completion\":\"c\",\"weight\":50}"), 400,
         "invalid_weight");
     assertError(post("/v1/examples", ADMIN_KEY, "{\"prompt\":\"p\",\"completion\":\"c\"}"), 400, "missing_field");
+  }
+
+  private static double metricValue(String exposition, String series) {
+    return exposition.lines().filter(l -> l.startsWith(series + " ")).mapToDouble(
+        l -> Double.parseDouble(l.substring(series.length() + 1).trim())).findFirst()
+        .orElseThrow(() -> new AssertionError("no series " + series));
+  }
+
+  private static String text(HttpResponse<String> response) {
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    return new JsonObject(response.body()).getJsonArray("choices").getJsonObject(0).getString("text");
+  }
+
+  @Test
+  void concurrentRequestsOfManyTenantsGetWhatEachWouldGetAlone() throws Exception {
+    List<String> bodies = List.of(
+        "{\"model\":\"acme\",\"prompt\":\"Question: When is support open?\\nAnswer:\",\"max_tokens\":12}",
+        "{\"model\":\"globex\",\"prompt\":\"Hello there\",\"max_tokens\":9}",
+        "{\"model\":\"base\",\"prompt\":\"Shipping\",\"max_tokens\":15}",
+        "{\"model\":\"acme@1\",\"prompt\":\"Where is my order? It was due\",\"max_tokens\":7}");
+    List<String> alone = new java.util.ArrayList<>();
+    for (String body : bodies) {
+      alone.add(text(post("/v1/completions", ADMIN_KEY, body)));
+    }
+    List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> together = new java.util.ArrayList<>();
+    for (int round = 0; round < 3; round++) {
+      for (String body : bodies) {
+        together.add(HTTP.sendAsync(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + gateway.port() + "/v1/completions"))
+            .header("Authorization", "Bearer " + ADMIN_KEY).header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString()));
+      }
+    }
+    for (int i = 0; i < together.size(); i++) {
+      assertThat(text(together.get(i).get())).as("request %d", i).isEqualTo(alone.get(i % bodies.size()));
+    }
+    // Some steps decoded more than one request: the batch-rows histogram has counts above le=1.
+    String metrics = get("/metrics", null).body();
+    double single = metricValue(metrics, "lorastream_gateway_batch_rows_bucket{le=\"1.0\"}");
+    double all = metricValue(metrics, "lorastream_gateway_batch_rows_count");
+    assertThat(all).isGreaterThan(single);
+  }
+
+  @Test
+  void streamedDeltasAddUpToTheCompletionAndEndWithDone() throws Exception {
+    String body = "{\"model\":\"acme\",\"prompt\":\"Question: How much is shipping?\\nAnswer:\",\"max_tokens\":20";
+    String whole = text(post("/v1/completions", ACME_KEY, body + "}"));
+    HttpResponse<String> response = post("/v1/completions", ACME_KEY, body + ",\"stream\":true}");
+    assertThat(response.statusCode()).isEqualTo(200);
+    assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/event-stream"));
+    assertThat(response.headers().firstValue("X-Adapter-Version")).hasValue("2");
+    List<String> events = java.util.Arrays.stream(response.body().split("\n\n"))
+        .filter(e -> !e.isBlank()).toList();
+    assertThat(events).allSatisfy(e -> assertThat(e).startsWith("data: "));
+    assertThat(events.get(events.size() - 1)).isEqualTo("data: [DONE]");
+    StringBuilder streamed = new StringBuilder();
+    String finish = null;
+    for (String e : events.subList(0, events.size() - 1)) {
+      JsonObject choice = new JsonObject(e.substring(6)).getJsonArray("choices").getJsonObject(0);
+      streamed.append(choice.getString("text"));
+      finish = choice.getString("finish_reason");
+    }
+    assertThat(events.size()).isGreaterThan(2);
+    assertThat(streamed.toString()).isEqualTo(whole);
+    assertThat(finish).isIn("stop", "length");
+  }
+
+  @Test
+  void seededSamplingRepeatsAndStopSequencesAndLogprobsWork() throws Exception {
+    String sampled = "{\"model\":\"acme\",\"prompt\":\"Hello\",\"max_tokens\":16,\"temperature\":1.0,"
+        + "\"top_p\":0.9,\"seed\":7}";
+    assertThat(text(post("/v1/completions", ACME_KEY, sampled))).isEqualTo(text(post("/v1/completions", ACME_KEY, sampled)));
+
+    String greedy = text(post("/v1/completions", ACME_KEY, "{\"model\":\"acme\",\"prompt\":\"Hello\",\"max_tokens\":16}"));
+    if (greedy.length() > 3) {
+      String stop = greedy.substring(2, 4);
+      JsonObject stopped = new JsonObject(post("/v1/completions", ACME_KEY,
+          "{\"model\":\"acme\",\"prompt\":\"Hello\",\"max_tokens\":16,\"stop\":" + new JsonArray().add(stop).encode()
+              + "}").body());
+      JsonObject choice = stopped.getJsonArray("choices").getJsonObject(0);
+      assertThat(choice.getString("text")).isEqualTo(greedy.substring(0, greedy.indexOf(stop)));
+      assertThat(choice.getString("finish_reason")).isEqualTo("stop");
+    }
+
+    JsonObject withLogprobs = new JsonObject(post("/v1/completions", ACME_KEY,
+        "{\"model\":\"acme\",\"prompt\":\"Hello\",\"max_tokens\":4,\"logprobs\":2}").body());
+    JsonObject logprobs = withLogprobs.getJsonArray("choices").getJsonObject(0).getJsonObject("logprobs");
+    int tokens = withLogprobs.getJsonObject("usage").getInteger("completion_tokens");
+    assertThat(logprobs.getJsonArray("token_logprobs").size()).isEqualTo(tokens);
+    assertThat(logprobs.getJsonArray("token_logprobs").stream().map(v -> ((Number) v).doubleValue()))
+        .allSatisfy(lp -> assertThat(lp).isLessThanOrEqualTo(0.0));
+    assertThat(logprobs.getJsonArray("top_logprobs").getJsonObject(0).size()).isBetween(1, 2);
+
+    assertError(post("/v1/completions", ACME_KEY, "{\"model\":\"acme\",\"prompt\":\"Hi\",\"temperature\":5}"), 400,
+        "invalid_temperature");
+    assertError(post("/v1/completions", ACME_KEY, "{\"model\":\"acme\",\"prompt\":\"Hi\",\"stop\":[\"\"]}"), 400,
+        "invalid_stop");
   }
 
   @Test
