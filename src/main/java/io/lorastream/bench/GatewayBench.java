@@ -1,0 +1,258 @@
+package io.lorastream.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lorastream.avro.AdapterSnapshot;
+import io.lorastream.contract.AvroCodec;
+import io.lorastream.contract.Sha256;
+import io.lorastream.gateway.ApiKeys;
+import io.lorastream.gateway.Gateway;
+import io.lorastream.gateway.GatewaySettings;
+import io.lorastream.kafka.EmbeddedKafkaBroker;
+import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.kafka.TopicAdmin;
+import io.lorastream.kafka.Topics;
+import io.lorastream.metrics.Metrics;
+import io.lorastream.model.BaseModel;
+import io.lorastream.model.Generator;
+import io.lorastream.model.LoraAdapter;
+import io.lorastream.model.LoraConfig;
+import io.lorastream.model.TinyModelFactory;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * The gateway under load from a separate process ({@link LoadDriver}), each figure against a
+ * baseline measured in the same run: many tenants vs one tenant, batched vs one request at a time,
+ * HTTP latency vs the model's own time, and the cost of many registered tenants.
+ */
+public final class GatewayBench implements BenchSuite {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String KEY = "ls-bench-admin";
+  private static final String PROMPT = "Question: How long do I have to return an item?\nAnswer:";
+  private static final int MAX_TOKENS = 16;
+
+  @Override
+  public String name() {
+    return "gateway";
+  }
+
+  @Override
+  public List<Figure> run(boolean quick) throws Exception {
+    double seconds = quick ? 6 : 20;
+    int manyTenants = quick ? 1_000 : 10_000;
+    List<Figure> figures = new ArrayList<>();
+    Path work = Files.createTempDirectory("lorastream-bench-gateway");
+    try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(work.resolve("kafka"), 0);
+        BaseModel base = BaseModel.load(baseModel(work))) {
+      KafkaSettings kafka = broker.settings();
+      Topics topics = new Topics("bench.");
+      TopicAdmin.ensureTopics(kafka, topics);
+      List<String> tenants = IntStream.range(0, 64).mapToObj(i -> "t" + i).toList();
+      publish(kafka, topics, base, tenants);
+
+      try (Gateway batched = start(base, kafka, topics, work.resolve("a"), 64, 256L << 20)) {
+        String url = "http://127.0.0.1:" + batched.port();
+        JsonNode many = load(url, 64, seconds, String.join(",", tenants), MAX_TOKENS);
+        JsonNode one = load(url, 64, seconds, "t0", MAX_TOKENS);
+        figures.add(Figure.against("throughput_64_tenants_vs_1_tenant", tokensPerSecond(many),
+            tokensPerSecond(one), "tokens/s",
+            "64 concurrent clients, each its own tenant, vs 64 clients on one tenant; " + MAX_TOKENS + " tokens each"));
+
+        JsonNode batch32 = load(url, 32, seconds, String.join(",", tenants.subList(0, 32)), MAX_TOKENS);
+        try (Gateway sequential = start(base, kafka, topics, work.resolve("b"), 1, 256L << 20)) {
+          JsonNode seq32 = load("http://127.0.0.1:" + sequential.port(), 32, seconds,
+              String.join(",", tenants.subList(0, 32)), MAX_TOKENS);
+          figures.add(Figure.against("batched_vs_one_at_a_time_32_concurrent", tokensPerSecond(batch32),
+              tokensPerSecond(seq32), "tokens/s",
+              "32 clients over 32 tenants; baseline: the same gateway decoding one request at a time"));
+          figures.add(Figure.of("latency_p50_batched_32_concurrent", batch32.get("p50_ms").asDouble(), "ms",
+              "p99 " + round(batch32.get("p99_ms").asDouble()) + " ms; one-at-a-time p50 "
+                  + round(seq32.get("p50_ms").asDouble()) + " ms"));
+        }
+
+        JsonNode single = load(url, 1, seconds, "t1", 1);
+        double modelMs = modelOnlyMillis(base, quick);
+        double httpMs = single.get("p50_ms").asDouble();
+        figures.add(Figure.against("overhead_p50_1_token_completion", httpMs - modelMs, modelMs, "ms",
+            "p50 of a 1-token completion over HTTP (" + round(httpMs) + " ms) minus the model's own p50 for the "
+                + "same prompt and adapter in process; baseline = the model's time"));
+      }
+
+      figures.addAll(manyTenants(base, kafka, work, manyTenants));
+    } finally {
+      deleteQuietly(work);
+    }
+    return figures;
+  }
+
+  private static Path baseModel(Path work) {
+    Path shipped = Path.of("models", "lorastream-tiny");
+    if (Files.isRegularFile(shipped.resolve("config.json"))) {
+      return shipped;
+    }
+    Path made = work.resolve("tiny");
+    TinyModelFactory.create(made, 42);
+    return made;
+  }
+
+  private static Gateway start(BaseModel base, KafkaSettings kafka, Topics topics, Path adapters, int rows,
+      long memory) throws InterruptedException {
+    GatewaySettings settings = new GatewaySettings("127.0.0.1", 0, 1 << 20, 8192, 256, 16, 4096, rows,
+        1e9, 1_000_000, adapters, memory, 2);
+    Gateway gateway = Gateway.start(base, kafka, topics, settings,
+        ApiKeys.of(List.of(ApiKeys.entry("bench", null, KEY))), Metrics.create());
+    if (!gateway.awaitReady(Duration.ofMinutes(5))) {
+      throw new IllegalStateException("gateway did not catch up");
+    }
+    return gateway;
+  }
+
+  /** Seeded adapters as initialised (B = 0): applying one costs a row the same as a trained one. */
+  private static void publish(KafkaSettings kafka, Topics topics, BaseModel base, List<String> tenants)
+      throws Exception {
+    LoraConfig config = LoraConfig.defaults();
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
+        new ByteArraySerializer())) {
+      for (int i = 0; i < tenants.size(); i++) {
+        byte[] weights;
+        try (LoraAdapter adapter = LoraAdapter.initialise(base, config, i)) {
+          weights = adapter.toPeftSafetensors();
+        }
+        AdapterSnapshot snapshot = AdapterSnapshot.newBuilder().setTenant(tenants.get(i)).setVersion(1)
+            .setParentVersion(null).setBaseModelSha256(base.weightsSha256()).setRank(config.rank())
+            .setAlpha(config.alpha()).setTargetModules(config.targetModules()).setUseRslora(false)
+            .setWeights(ByteBuffer.wrap(weights)).setWeightsSha256(Sha256.hex(weights)).setTrainedThrough(List.of())
+            .setExamplesSeen(0).setCreatedAt(Instant.now()).build();
+        producer.send(new ProducerRecord<>(topics.adapters().name(), tenants.get(i),
+            AvroCodec.ADAPTER_SNAPSHOT.encode(snapshot)));
+      }
+      producer.flush();
+    }
+  }
+
+  /** Runs the load driver in its own JVM and returns its JSON summary. */
+  private static JsonNode load(String url, int concurrency, double seconds, String models, int maxTokens)
+      throws IOException, InterruptedException {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process process = new ProcessBuilder(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"),
+        LoadDriver.class.getName(), url, KEY, Integer.toString(concurrency), Double.toString(seconds),
+        Integer.toString(maxTokens), PROMPT, models)
+        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+    if (process.waitFor() != 0) {
+      throw new IllegalStateException("load driver failed: " + out);
+    }
+    JsonNode result = JSON.readTree(out.substring(out.lastIndexOf('{')));
+    if (result.get("errors").asLong() > 0) {
+      throw new IllegalStateException("load driver saw errors: " + result);
+    }
+    return result;
+  }
+
+  private static double tokensPerSecond(JsonNode result) {
+    return result.get("completion_tokens").asDouble() / result.get("elapsed_s").asDouble();
+  }
+
+  /** p50 of generating 1 token for the load's prompt with a tenant's adapter, in this process. */
+  private static double modelOnlyMillis(BaseModel base, boolean quick) {
+    Generator generator = new Generator(base);
+    List<Long> nanos = new ArrayList<>();
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 1)) {
+      for (int i = 0; i < (quick ? 60 : 200); i++) {
+        long start = System.nanoTime();
+        generator.generate(PROMPT, adapter, 1);
+        if (i >= 10) {
+          nanos.add(System.nanoTime() - start);
+        }
+      }
+    }
+    Collections.sort(nanos);
+    return LoadDriver.percentile(nanos, 0.5);
+  }
+
+  /**
+   * Registers many tenants with a small memory budget (so most adapters live on disk) and measures
+   * the gateway's resident memory per registered tenant and the cost of a cold load.
+   */
+  private static List<Figure> manyTenants(BaseModel base, KafkaSettings kafka, Path work, int count)
+      throws Exception {
+    Topics topics = new Topics("bench-many.");
+    TopicAdmin.ensureTopics(kafka, topics);
+    List<String> tenants = IntStream.range(0, count).mapToObj(i -> "m" + i).toList();
+    publish(kafka, topics, base, tenants);
+    System.gc();
+    long rssBefore = residentBytes();
+    long started = System.nanoTime();
+    try (Gateway gateway = start(base, kafka, topics, work.resolve("many"), 32, 8L << 20)) {
+      double catchUpSeconds = (System.nanoTime() - started) / 1e9;
+      System.gc();
+      long rssAfter = residentBytes();
+      Path dir = work.resolve("many");
+      List<Path> files;
+      try (var listing = Files.list(dir)) {
+        files = listing.filter(p -> p.toString().endsWith(".safetensors")).collect(Collectors.toList());
+      }
+      SplittableRandom random = new SplittableRandom(7);
+      List<Long> nanos = new ArrayList<>();
+      LoraConfig config = LoraConfig.defaults();
+      for (int i = 0; i < 210; i++) {
+        Path file = files.get(random.nextInt(files.size()));
+        long t0 = System.nanoTime();
+        try (LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Files.readAllBytes(file), config, base)) {
+          if (i >= 10) {
+            nanos.add(System.nanoTime() - t0);
+          }
+        }
+      }
+      Collections.sort(nanos);
+      long diskBytes = files.stream().mapToLong(p -> p.toFile().length()).sum();
+      return List.of(
+          Figure.of("registered_tenants", count, "tenants",
+              "caught up with " + count + " snapshots in " + round(catchUpSeconds) + " s; memory budget 8 MiB"),
+          Figure.of("resident_bytes_per_registered_tenant", (double) (rssAfter - rssBefore) / count, "bytes",
+              "process RSS growth while " + count + " tenants were registered (includes the second gateway's "
+                  + "threads and buffers), divided by the tenants"),
+          Figure.of("disk_bytes_per_adapter", (double) diskBytes / files.size(), "bytes", "PEFT safetensors on disk"),
+          Figure.of("cold_load_p99", LoadDriver.percentile(nanos, 0.99), "ms",
+              "read from local disk + load into tensors, 200 random tenants; p50 "
+                  + round(LoadDriver.percentile(nanos, 0.5)) + " ms"));
+    }
+  }
+
+  private static long residentBytes() throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+      }
+    }
+    return 0;
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 10) / 10.0;
+  }
+
+  private static void deleteQuietly(Path dir) {
+    try (var walk = Files.walk(dir)) {
+      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException e) {
+      // temporary files; the OS cleans up eventually
+    }
+  }
+}
