@@ -177,6 +177,20 @@ public final class LoraAdapter implements AutoCloseable {
     return manager;
   }
 
+  /**
+   * PEFT's parameter report, e.g. {@code trainable params: 20,480 || all params: 1,890,944 ||
+   * trainable%: 1.0831}: the adapter's values against the base model's plus the adapter's.
+   */
+  public String parameterReport(BaseModel base) {
+    long total = 0;
+    for (NDArray weight : base.tensors().values()) {
+      total += weight.size();
+    }
+    long trainable = parameterCount();
+    return String.format(java.util.Locale.ROOT, "trainable params: %,d || all params: %,d || trainable%%: %.4f",
+        trainable, total + trainable, 100.0 * trainable / (total + trainable));
+  }
+
   /** Number of trainable values: r * (in + out) per adapted projection and layer. */
   public long parameterCount() {
     long perLayer = 0;

@@ -17,12 +17,15 @@ import java.util.Objects;
  * @param rank r, the inner dimension of the update
  * @param alpha lora_alpha
  * @param targetModules PEFT module names among q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj,
- *     down_proj
+ *     down_proj; {@code all-linear} (PEFT's shorthand) stands for all seven
  * @param dropout lora_dropout: probability of zeroing an input of the LoRA branch in training
  * @param useRslora rsLoRA scaling alpha/sqrt(r) instead of alpha/r
  */
 public record LoraConfig(
     int rank, float alpha, List<String> targetModules, float dropout, boolean useRslora) {
+
+  /** PEFT's shorthand for every linear projection of the decoder layers. */
+  public static final String ALL_LINEAR = "all-linear";
 
   public LoraConfig {
     if (rank <= 0) {
@@ -34,6 +37,12 @@ public record LoraConfig(
     Objects.requireNonNull(targetModules, "targetModules");
     if (targetModules.isEmpty()) {
       throw new IllegalArgumentException("LoRA needs at least one target module");
+    }
+    if (targetModules.contains(ALL_LINEAR)) {
+      if (targetModules.size() != 1) {
+        throw new IllegalArgumentException("'" + ALL_LINEAR + "' cannot be combined with other target modules");
+      }
+      targetModules = java.util.Arrays.stream(LoraModule.values()).map(LoraModule::moduleName).toList();
     }
     targetModules = List.copyOf(targetModules);
     if (new HashSet<>(targetModules).size() != targetModules.size()) {

@@ -145,4 +145,22 @@ class LoraAdapterTest {
           .hasMessageContaining("up_proj");
     }
   }
+
+  @Test
+  void allLinearTargetsEveryProjectionAndTheReportCountsLikePeft() {
+    LoraConfig all = new LoraConfig(4, 8f, java.util.List.of(LoraConfig.ALL_LINEAR), 0f, false);
+    org.assertj.core.api.Assertions.assertThat(all.targetModules()).containsExactly(
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+        () -> new LoraConfig(4, 8f, java.util.List.of(LoraConfig.ALL_LINEAR, "q_proj"), 0f, false))
+        .isInstanceOf(IllegalArgumentException.class);
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 1)) {
+      LlamaConfig c = base.config();
+      // q: r*(hidden + hidden), v: r*(hidden + kv_dim), per layer
+      long expected = (long) c.numHiddenLayers() * 8 * (2L * c.hiddenSize() + c.hiddenSize() + c.kvDim());
+      org.assertj.core.api.Assertions.assertThat(adapter.parameterCount()).isEqualTo(expected);
+      org.assertj.core.api.Assertions.assertThat(adapter.parameterReport(base))
+          .startsWith(String.format(java.util.Locale.ROOT, "trainable params: %,d || all params: ", expected));
+    }
+  }
 }
