@@ -107,7 +107,7 @@ public final class ModelBench implements BenchSuite {
   record Plan(int trainWarmup, int trainIters, int inferIters, int matmulIters) {
     static Plan of(boolean quick, boolean larger) {
       if (quick) {
-        return larger ? new Plan(1, 3, 3, 5) : new Plan(2, 5, 3, 5);
+        return larger ? new Plan(1, 2, 2, 5) : new Plan(1, 5, 3, 5);
       }
       return larger ? new Plan(2, 8, 5, 10) : new Plan(3, 15, 8, 10);
     }
