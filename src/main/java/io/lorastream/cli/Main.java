@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
         ProduceCommand.class,
         KeysCommand.class,
         AdaptersCommand.class,
+        BenchCommand.class,
     })
 public final class Main implements Runnable {
 

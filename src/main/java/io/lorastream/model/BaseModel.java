@@ -92,9 +92,19 @@ public final class BaseModel implements AutoCloseable {
     this.tokenizer = tokenizer;
   }
 
-  /** Loads a model directory onto the engine's default device. */
+  /**
+   * Loads a model directory onto the device env {@code LORASTREAM_DEVICE} names ({@code cpu},
+   * {@code gpu}, {@code gpu(1)}, ...), or else the engine's default device (the first GPU when
+   * one is present, else the CPU).
+   */
   public static BaseModel load(Path dir) {
-    return load(dir, null);
+    return load(dir, configuredDevice());
+  }
+
+  /** The device {@code LORASTREAM_DEVICE} names, or null for the engine's default. */
+  public static Device configuredDevice() {
+    String name = System.getenv("LORASTREAM_DEVICE");
+    return name == null || name.isBlank() ? null : Device.fromName(name.trim());
   }
 
   /** Loads {@code config.json}, the safetensors weights and {@code tokenizer.json} of {@code dir}. */

@@ -1,0 +1,119 @@
+package io.lorastream.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lorastream.cli.BenchCommand;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class BenchCommandTest {
+
+  /** Two figures, one with a baseline; records whether it was asked for a quick run. */
+  static final class FakeSuite implements BenchSuite {
+    static volatile Boolean lastQuick;
+
+    @Override
+    public String name() {
+      return "fake";
+    }
+
+    @Override
+    public List<Figure> run(boolean quick) {
+      lastQuick = quick;
+      return List.of(
+          Figure.against("steps_per_s", 12.5, 10.0, "steps/s", "against a fake baseline"),
+          Figure.of("peak_bytes", 1024, "bytes", "no baseline"));
+    }
+  }
+
+  static final class OtherSuite implements BenchSuite {
+    @Override
+    public String name() {
+      return "other";
+    }
+
+    @Override
+    public List<Figure> run(boolean quick) {
+      throw new AssertionError("not this one");
+    }
+  }
+
+  private record Result(int exit, String out, String err) {}
+
+  private static Result run(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cli = new CommandLine(
+        new BenchCommand(new BenchSuites(List.of(FakeSuite::new, OtherSuite::new))));
+    cli.setOut(new PrintWriter(out));
+    cli.setErr(new PrintWriter(err));
+    int exit = cli.execute(args);
+    return new Result(exit, out.toString(), err.toString());
+  }
+
+  @Test
+  void unknownSuiteFailsAndListsTheKnownOnes() {
+    Result r = run("nope");
+    assertThat(r.exit()).isNotZero();
+    assertThat(r.err()).contains("unknown suite 'nope'").contains("fake, other");
+    assertThat(r.out()).isEmpty();
+  }
+
+  @Test
+  void missingSuiteIsAUsageError() {
+    Result r = run();
+    assertThat(r.exit()).isNotZero();
+    assertThat(r.err()).contains("SUITE");
+  }
+
+  @Test
+  void jsonIsOneObjectOfFiguresInTheDocumentedShape() throws Exception {
+    Result r = run("fake", "--quick", "--json");
+    assertThat(r.exit()).isZero();
+    assertThat(FakeSuite.lastQuick).isTrue();
+    JsonNode root = new ObjectMapper().readTree(r.out()); // fails on anything but one JSON value
+    assertThat(root.isObject()).isTrue();
+    assertThat(root.size()).isEqualTo(2);
+    JsonNode steps = root.get("steps_per_s");
+    assertThat(steps.fieldNames()).toIterable()
+        .containsExactly("value", "unit", "baseline", "ratio", "note");
+    assertThat(steps.get("value").asDouble()).isEqualTo(12.5);
+    assertThat(steps.get("unit").asText()).isEqualTo("steps/s");
+    assertThat(steps.get("baseline").asDouble()).isEqualTo(10.0);
+    assertThat(steps.get("ratio").asDouble()).isEqualTo(1.25);
+    assertThat(steps.get("note").asText()).isEqualTo("against a fake baseline");
+    JsonNode bytes = root.get("peak_bytes");
+    assertThat(bytes.get("baseline").isNull()).isTrue();
+    assertThat(bytes.get("ratio").isNull()).isTrue();
+  }
+
+  @Test
+  void tableHasAHeaderAndOneAlignedRowPerFigure(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("sub/report.txt");
+    Result r = run("fake", "--out", file.toString());
+    assertThat(r.exit()).isZero();
+    assertThat(FakeSuite.lastQuick).isFalse();
+    List<String> lines = r.out().lines().toList();
+    assertThat(lines).hasSize(3);
+    assertThat(lines.get(0)).startsWith("metric").contains("value", "unit", "baseline", "ratio", "note");
+    assertThat(lines.get(1)).startsWith("steps_per_s").contains("1.25x").contains("against a fake baseline");
+    assertThat(lines.get(2)).startsWith("peak_bytes").contains("no baseline");
+    // Columns line up: the unit column starts at the same offset in every row.
+    assertThat(lines.get(1).indexOf("steps/s")).isEqualTo(lines.get(0).indexOf("unit"));
+    assertThat(lines.get(2).indexOf(" bytes") + 1).isEqualTo(lines.get(0).indexOf("unit"));
+    assertThat(Files.readString(file)).isEqualTo(r.out());
+  }
+
+  @Test
+  void standardRegistryHasTheModelSuite() {
+    assertThat(BenchSuites.standard().names()).contains("model");
+  }
+}
