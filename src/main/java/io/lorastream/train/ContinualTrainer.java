@@ -67,8 +67,10 @@ import org.slf4j.LoggerFactory;
  * fair order) train together in {@link FusedLoraTrainer} steps, one forward and backward pass for
  * all their rows, each tenant with its own adapter and AdamW step; consecutive batches in that
  * order fill a step up to {@link TrainerSettings#maxFusedRows()} examples, a batch larger than
- * that trains alone. Every step goes through the fused path, also a step of one tenant, so a
- * tenant's weights do not depend on which tenants happened to be ready beside it.
+ * that trains alone. A fused step gives each tenant the update of its own separate step up to
+ * float rounding (sums run in another order); which tenants share a step depends on what is ready
+ * when, so with several tenants a restart reproduces weights to rounding, not bit for bit. With
+ * {@code maxFusedRows} below the batch size every step is one tenant's {@link LoraTrainer#step}.
  *
  * <p>A step whose loss is NaN or infinite is undone: the tenant returns to its last checkpoint and
  * the batch's examples go to the DLQ (reason {@code non-finite-loss}) in the same transaction. When
@@ -117,7 +119,19 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
    */
   public ContinualTrainer(BaseModel base, KafkaSettings kafka, Topics topics, String inputTopic,
       TrainerSettings settings, Metrics metrics) {
-    this(base, kafka, topics, inputTopic, settings, metrics, FusedLoraTrainer::step);
+    this(base, kafka, topics, inputTopic, settings, metrics, ContinualTrainer::fusedStep);
+  }
+
+  /**
+   * The trainer's step: {@link FusedLoraTrainer#step} for several tenants, {@link LoraTrainer#step}
+   * for one (the same update; the fused path sums in another order, so a tenant's weights agree
+   * with those of its separate steps to float rounding, not bit for bit).
+   */
+  static float[] fusedStep(List<FusedLoraTrainer.TenantBatch> group) {
+    if (group.size() == 1) {
+      return new float[] {group.get(0).trainer().step(group.get(0).batch())};
+    }
+    return FusedLoraTrainer.step(group);
   }
 
   /** How a group of micro-batches is trained; tests replace it to observe or disturb steps. */
@@ -352,7 +366,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     try {
       losses = stepFunction.step(batches);
     } catch (IllegalStateException e) {
-      // FusedLoraTrainer refuses a step with a non-finite loss before updating any adapter.
+      // LoraTrainer and FusedLoraTrainer refuse a step with a non-finite loss before updating any adapter.
       if (group.size() > 1) {
         log.warn("fused step of {} tenants failed ({}); training them one at a time", group.size(), e.getMessage());
         group.forEach(batch -> trainGroup(List.of(batch), now));

@@ -11,7 +11,6 @@ import io.lorastream.kafka.TopicAdmin;
 import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
 import io.lorastream.model.BaseModel;
-import io.lorastream.model.FusedLoraTrainer;
 import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraTrainer;
 import io.lorastream.model.TinyModelFactory;
@@ -64,7 +63,7 @@ class ContinualTrainerFusionTest {
 
   @Test
   void groupsFollowTheBatchOrderWithinTheRowCap() {
-    List<MicroBatch> batches = List.of(batch("a", 4), batch("b", 4), batch("c", 2), batch("d", 9), batch("e", 1),
+    List<MicroBatch> batches = List.of(batch("a", 4), batch("b", 4), batch("c", 2), batch("d", 11), batch("e", 1),
         batch("e", 1), batch("f", 3));
     assertThat(ContinualTrainer.fusedGroups(batches, 10)).extracting(g -> g.stream().map(MicroBatch::tenant).toList())
         .containsExactly(List.of("a", "b", "c"), List.of("d"), List.of("e"), List.of("e", "f"));
@@ -82,10 +81,10 @@ class ContinualTrainerFusionTest {
     Metrics metrics = Metrics.create();
     // Everything is on the topic before the trainer starts: its first cycles find every tenant ready.
     TrainerTopics.produce(kafka, topics, examples);
-    Map<String, AdapterSnapshot> published;
+    Map<String, AdapterSnapshot> newest;
     try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
         SETTINGS.withInstanceId("fused"), metrics).start()) {
-      published = newestOnceSeen(kafka, topics, tenants, 2 * BATCH);
+      newest = newestOnceSeen(kafka, topics, tenants, 2 * BATCH);
     }
 
     HistogramSnapshot.HistogramDataPointSnapshot steps =
@@ -95,14 +94,18 @@ class ContinualTrainerFusionTest {
     assertThat(metrics.trainerSteps.get()).isEqualTo(2.0 * tenants.size());
 
     for (String tenant : tenants) {
-      List<TrainingExample> own = examples.stream().filter(e -> e.getTenant().equals(tenant)).toList();
-      try (LoraAdapter alone = LoraAdapter.initialise(base, SETTINGS.lora(), SETTINGS.seed() ^ tenant.hashCode());
-          LoraTrainer trainer = new LoraTrainer(base, alone, SETTINGS.training());
-          LoraAdapter fused = LoraAdapter.fromPeftSafetensors(Bytes.of(published.get(tenant).getWeights()),
+      List<List<TrainingPair>> own = List.of(pairs(tenant, examples, 0), pairs(tenant, examples, 1));
+      long seed = SETTINGS.seed() ^ tenant.hashCode();
+      try (LoraAdapter separate = LoraAdapter.initialise(base, SETTINGS.lora(), seed);
+          LoraTrainer separateTrainer = new LoraTrainer(base, separate, SETTINGS.training());
+          LoraAdapter published = LoraAdapter.fromPeftSafetensors(Bytes.of(newest.get(tenant).getWeights()),
               SETTINGS.lora(), base)) {
-        trainer.step(pairs(own.subList(0, BATCH)));
-        trainer.step(pairs(own.subList(BATCH, 2 * BATCH)));
-        assertThat(maxAbsDifference(fused, alone)).as(tenant).isLessThanOrEqualTo(1e-5f);
+        for (List<TrainingPair> batch : own) {
+          separateTrainer.step(batch);
+        }
+        // LoraTrainer.step sums in another order; Adam turns that into differences of about 1e-5
+        // after two steps, while one step moves weights by up to the learning rate, 5e-3.
+        assertThat(maxAbsDifference(published, separate)).as(tenant).isLessThanOrEqualTo(5e-5f);
       }
     }
   }
@@ -129,7 +132,7 @@ class ContinualTrainerFusionTest {
     // The fused step really runs (and moves every tenant's weights) before acme's loss is reported as NaN.
     ContinualTrainer.StepFunction nanOnPoison = group -> {
       groupSizes.add(group.size());
-      float[] losses = FusedLoraTrainer.step(group);
+      float[] losses = ContinualTrainer.fusedStep(group);
       for (int i = 0; i < losses.length; i++) {
         if (group.get(i).batch().stream().anyMatch(p -> p.prompt().startsWith("Poison"))) {
           losses[i] = Float.NaN;
@@ -153,12 +156,15 @@ class ContinualTrainerFusionTest {
 
     assertThat(groupSizes).as("the poison batch was in a fused step").anyMatch(n -> n > 1);
     assertThat(metrics.trainerNonFiniteSteps.get()).isEqualTo(1);
+    // Every tenant trained on exactly its good batches (one step more or less would differ by ~5e-3),
+    // fused in different groups in the two runs, hence equal to rounding.
     for (String tenant : tenants) {
+      assertThat(poisonedRun.get(tenant).getExamplesSeen()).as(tenant).isEqualTo(2 * BATCH);
       try (LoraAdapter poisonedWeights = LoraAdapter.fromPeftSafetensors(
               Bytes.of(poisonedRun.get(tenant).getWeights()), SETTINGS.lora(), base);
           LoraAdapter cleanWeights = LoraAdapter.fromPeftSafetensors(
               Bytes.of(cleanRun.get(tenant).getWeights()), SETTINGS.lora(), base)) {
-        assertThat(maxAbsDifference(poisonedWeights, cleanWeights)).as(tenant).isLessThanOrEqualTo(1e-5f);
+        assertThat(maxAbsDifference(poisonedWeights, cleanWeights)).as(tenant).isLessThanOrEqualTo(5e-5f);
       }
     }
     List<ConsumerRecord<String, byte[]>> dead = TopicProbe.readUntil(kafka, withPoison.dlq().name(),
@@ -192,8 +198,10 @@ class ContinualTrainerFusionTest {
     return newest;
   }
 
-  private static List<TrainingPair> pairs(List<TrainingExample> examples) {
-    return examples.stream().map(e -> new TrainingPair(e.getPrompt(), e.getCompletion(), e.getWeight())).toList();
+  /** The tenant's {@code n}-th micro-batch of {@code examples} as training pairs. */
+  private static List<TrainingPair> pairs(String tenant, List<TrainingExample> examples, int n) {
+    return examples.stream().filter(e -> e.getTenant().equals(tenant)).skip((long) n * BATCH).limit(BATCH)
+        .map(e -> new TrainingPair(e.getPrompt(), e.getCompletion(), e.getWeight())).toList();
   }
 
   private static MicroBatch batch(String tenant, int size) {

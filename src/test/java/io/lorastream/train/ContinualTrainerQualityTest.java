@@ -13,7 +13,6 @@ import io.lorastream.kafka.TopicAdmin;
 import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
 import io.lorastream.model.BaseModel;
-import io.lorastream.model.FusedLoraTrainer;
 import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraConfig;
 import io.lorastream.model.LoraTrainer;
@@ -137,12 +136,12 @@ class ContinualTrainerQualityTest {
       AdapterSnapshot v5 = TrainerTopics.last(TrainerTopics.snapshotsUntilSeen(kafka, topics, 8));
       assertThat(v5.getVersion()).isEqualTo(5);
       assertThat(v5.getParentVersion()).isEqualTo(4L);
-      // From v1's weights with a fresh optimizer, one (fused, one-tenant) step on the two new examples.
+      // From v1's weights with a fresh optimizer, one step on the two new examples.
       LoraConfig config = LoraConfig.defaults();
       try (LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Bytes.of(v1.getWeights()), config, base);
           LoraTrainer expected = new LoraTrainer(base, adapter, SETTINGS.training())) {
-        FusedLoraTrainer.step(List.of(new FusedLoraTrainer.TenantBatch(expected, more.stream()
-            .map(e -> new TrainingPair(e.getPrompt(), e.getCompletion(), e.getWeight())).toList())));
+        expected.step(more.stream().map(e -> new TrainingPair(e.getPrompt(), e.getCompletion(), e.getWeight()))
+            .toList());
         assertThat(v5.getWeightsSha256()).isEqualTo(Sha256.hex(adapter.toPeftSafetensors()));
       }
 
@@ -173,7 +172,7 @@ class ContinualTrainerQualityTest {
     Metrics metrics = Metrics.create();
     // The step really runs (and moves the weights) before its loss is reported as NaN.
     ContinualTrainer.StepFunction nanOnPoison = group -> {
-      float[] losses = FusedLoraTrainer.step(group);
+      float[] losses = ContinualTrainer.fusedStep(group);
       for (int i = 0; i < losses.length; i++) {
         if (group.get(i).batch().stream().anyMatch(p -> p.prompt().startsWith("Poison"))) {
           losses[i] = Float.NaN;
