@@ -361,26 +361,30 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       members.add(state);
       batches.add(new FusedLoraTrainer.TenantBatch(state.trainer, pairsOf(batch)));
     }
-    float[] losses;
+    float[] losses = null;
+    IllegalStateException refused = null;
     long started = System.nanoTime();
     try {
       losses = stepFunction.step(batches);
     } catch (IllegalStateException e) {
       // LoraTrainer and FusedLoraTrainer refuse a step with a non-finite loss before updating any adapter.
+      refused = e;
+    }
+    metrics.trainerStepSeconds.observe((System.nanoTime() - started) / 1e9);
+    metrics.trainerFusedBatchTenants.observe(group.size());
+    if (refused != null) {
       if (group.size() > 1) {
-        log.warn("fused step of {} tenants failed ({}); training them one at a time", group.size(), e.getMessage());
+        log.warn("fused step of {} tenants failed ({}); training them one at a time", group.size(),
+            refused.getMessage());
         group.forEach(batch -> trainGroup(List.of(batch), now));
         return;
       }
       float loss = members.get(0).trainer.loss(batches.get(0).batch());
       if (Float.isFinite(loss)) {
-        throw e;
+        throw refused;
       }
       undoNonFiniteStep(members.get(0), group.get(0), loss, now);
       return;
-    } finally {
-      metrics.trainerStepSeconds.observe((System.nanoTime() - started) / 1e9);
-      metrics.trainerFusedBatchTenants.observe(group.size());
     }
     metrics.trainerSteps.inc(group.size());
     if (group.size() > 1 && !allFinite(losses)) {
