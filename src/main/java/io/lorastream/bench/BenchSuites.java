@@ -12,7 +12,9 @@ import java.util.function.Supplier;
 public final class BenchSuites {
   /** Every known suite, in the order they are listed. */
   public static final List<Supplier<BenchSuite>> ALL = List.of(
-      ModelBench::new);
+      ModelBench::new,
+      TrainerBench::new,
+      GatewayBench::new);
 
   private final List<Supplier<BenchSuite>> suites;
 

@@ -59,6 +59,11 @@ final class TrainerCommand implements Callable<Integer> {
       description = "Published versions each tenant's checkpoint keeps for rollbacks (default: ${DEFAULT-VALUE}).")
   int keptVersions;
 
+  @Option(names = "--max-fused-rows", defaultValue = "64",
+      description = "The ready micro-batches of a cycle train together in fused steps of at most this many examples "
+          + "(default: ${DEFAULT-VALUE}); a micro-batch larger than this trains alone.")
+  int maxFusedRows;
+
   @Override
   public Integer call() throws Exception {
     KafkaSettings settings = kafka.settings();
@@ -68,7 +73,8 @@ final class TrainerCommand implements Callable<Integer> {
         .withBatching(batchSize, Duration.ofMillis(batchMaxWaitMs))
         .withPublishing(publishEverySteps, Duration.ofMillis(publishMaxIntervalMs))
         .withGate(new TrainerSettings.Gate(holdoutMargin, canaryMargin, TrainerSettings.Gate.defaults().minHoldoutExamples()))
-        .withKeptVersions(keptVersions);
+        .withKeptVersions(keptVersions)
+        .withMaxFusedRows(maxFusedRows);
     BaseModel model = BaseModel.load(base.resolve());
     ContinualTrainer trainer = new ContinualTrainer(model, settings, topics, topics.cleanExamples().name(),
         trainerSettings, Metrics.create()).start();

@@ -33,6 +33,7 @@ public final class Metrics {
   public final Counter snapshotsGated;
   public final Counter trainerNonFiniteSteps;
   public final Counter trainerControls;
+  public final Histogram trainerFusedBatchTenants;
 
   // Gateway
   public final Counter gatewayRequests;
@@ -64,7 +65,7 @@ public final class Metrics {
     trainerTokens = Counter.builder().name("lorastream_trainer_tokens_total")
         .help("Tokens processed by training steps (padding excluded)").register(registry);
     trainerStepSeconds = Histogram.builder().name("lorastream_trainer_step_seconds")
-        .help("Duration of one training step (forward, backward, optimizer)").register(registry);
+        .help("Duration of one training step (forward, backward, optimizer), fused over the tenants it trains").register(registry);
     snapshotsPublished = Counter.builder().name("lorastream_trainer_snapshots_published_total")
         .help("Adapter snapshots published").register(registry);
     trainerTenants = Gauge.builder().name("lorastream_trainer_tenants")
@@ -78,6 +79,9 @@ public final class Metrics {
     trainerControls = Counter.builder().name("lorastream_trainer_controls_total")
         .help("Adapter control records (rollback, import) handled, by action and outcome").labelNames("action", "outcome")
         .register(registry);
+    trainerFusedBatchTenants = Histogram.builder().name("lorastream_trainer_fused_batch_tenants")
+        .help("Tenants trained together in one fused step (one forward and backward pass)")
+        .classicUpperBounds(1, 2, 4, 8, 16, 32, 64).register(registry);
 
     gatewayRequests = Counter.builder().name("lorastream_gateway_requests_total")
         .help("HTTP requests by route and status").labelNames("route", "status").register(registry);

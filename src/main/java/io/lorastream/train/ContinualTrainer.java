@@ -15,6 +15,7 @@ import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
 import io.lorastream.contract.Sha256;
 import io.lorastream.model.BaseModel;
+import io.lorastream.model.FusedLoraTrainer;
 import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraConfig;
 import io.lorastream.model.LoraTrainer;
@@ -62,8 +63,19 @@ import org.slf4j.LoggerFactory;
  * something other than ingest writes its input topic. Control records ({@link AdapterControls}) on
  * the input topic roll a tenant back or import an adapter, in order with its examples.
  *
+ * <p>Fused steps: the micro-batches ready in one cycle (at most one per tenant, in the batcher's
+ * fair order) train together in {@link FusedLoraTrainer} steps, one forward and backward pass for
+ * all their rows, each tenant with its own adapter and AdamW step; consecutive batches in that
+ * order fill a step up to {@link TrainerSettings#maxFusedRows()} examples, a batch larger than
+ * that trains alone. A fused step gives each tenant the update of its own separate step up to
+ * float rounding (sums run in another order); which tenants share a step depends on what is ready
+ * when, so with several tenants a restart reproduces weights to rounding, not bit for bit. With
+ * {@code maxFusedRows} below the batch size every step is one tenant's {@link LoraTrainer#step}.
+ *
  * <p>A step whose loss is NaN or infinite is undone: the tenant returns to its last checkpoint and
- * the batch's examples go to the DLQ (reason {@code non-finite-loss}) in the same transaction.
+ * the batch's examples go to the DLQ (reason {@code non-finite-loss}) in the same transaction. When
+ * that happens in a fused step of several tenants, the group trains again one tenant at a time
+ * (from the state before the fused step), so only the tenant with the non-finite loss is undone.
  *
  * <p>Exactly once: every cycle is one Kafka transaction holding the snapshots and checkpoints of
  * the tenants trained and the consumed offsets. Offsets are committed per partition only up to the
@@ -107,14 +119,30 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
    */
   public ContinualTrainer(BaseModel base, KafkaSettings kafka, Topics topics, String inputTopic,
       TrainerSettings settings, Metrics metrics) {
-    this(base, kafka, topics, inputTopic, settings, metrics, LoraTrainer::step);
+    this(base, kafka, topics, inputTopic, settings, metrics, ContinualTrainer::fusedStep);
   }
 
-  /** How a batch is trained; tests replace it to observe or disturb steps. */
+  /**
+   * The trainer's step: {@link FusedLoraTrainer#step} for several tenants, {@link LoraTrainer#step}
+   * for one (the same update; the fused path sums in another order, so a tenant's weights agree
+   * with those of its separate steps to float rounding, not bit for bit).
+   */
+  static float[] fusedStep(List<FusedLoraTrainer.TenantBatch> group) {
+    if (group.size() == 1) {
+      return new float[] {group.get(0).trainer().step(group.get(0).batch())};
+    }
+    return FusedLoraTrainer.step(group);
+  }
+
+  /** How a group of micro-batches is trained; tests replace it to observe or disturb steps. */
   @FunctionalInterface
   interface StepFunction {
-    /** One optimizer step on {@code batch}; returns the batch loss. */
-    float step(LoraTrainer trainer, List<TrainingPair> batch);
+    /**
+     * One optimizer step for each tenant of {@code group}, as {@link FusedLoraTrainer#step} takes it.
+     *
+     * @return each tenant's batch loss, in the order of {@code group}
+     */
+    float[] step(List<FusedLoraTrainer.TenantBatch> group);
   }
 
   ContinualTrainer(BaseModel base, KafkaSettings kafka, Topics topics, String inputTopic,
@@ -266,12 +294,12 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       long now = System.currentTimeMillis();
       for (PendingControl control : pendingControls) {
         for (MicroBatch batch : control.before()) {
-          trainAndPublish(batch, now);
+          trainGroup(List.of(batch), now);
         }
         applyControl(control, now);
       }
-      for (MicroBatch batch : ready) {
-        trainAndPublish(batch, now);
+      for (List<MicroBatch> group : fusedGroups(ready, settings.maxFusedRows())) {
+        trainGroup(group, now);
       }
       for (String tenant : holdoutChanged) {
         TenantState state = tenants.get(tenant);
@@ -294,22 +322,108 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     }
   }
 
-  private void trainAndPublish(MicroBatch batch, long now) {
-    TenantState state = stateFor(batch.tenant());
+  /**
+   * Splits a cycle's micro-batches, in their order, into groups trained by one fused step each: a
+   * group takes the next batches while its rows stay within {@code maxRows} and its tenants distinct.
+   */
+  static List<List<MicroBatch>> fusedGroups(List<MicroBatch> batches, int maxRows) {
+    List<List<MicroBatch>> groups = new ArrayList<>();
+    List<MicroBatch> group = new ArrayList<>();
+    Set<String> inGroup = new HashSet<>();
+    int rows = 0;
+    for (MicroBatch batch : batches) {
+      int size = batch.examples().size();
+      if (!group.isEmpty() && (rows + size > maxRows || inGroup.contains(batch.tenant()))) {
+        groups.add(group);
+        group = new ArrayList<>();
+        inGroup.clear();
+        rows = 0;
+      }
+      group.add(batch);
+      inGroup.add(batch.tenant());
+      rows += size;
+    }
+    if (!group.isEmpty()) {
+      groups.add(group);
+    }
+    return groups;
+  }
+
+  /**
+   * One fused step for the group's tenants, then each tenant's publish decision and checkpoint. A
+   * non-finite loss in a group of several tenants trains the group again one tenant at a time.
+   */
+  private void trainGroup(List<MicroBatch> group, long now) {
+    List<TenantState> members = new ArrayList<>(group.size());
+    List<FusedLoraTrainer.TenantBatch> batches = new ArrayList<>(group.size());
+    for (MicroBatch batch : group) {
+      TenantState state = stateFor(batch.tenant());
+      members.add(state);
+      batches.add(new FusedLoraTrainer.TenantBatch(state.trainer, pairsOf(batch)));
+    }
+    float[] losses = null;
+    IllegalStateException refused = null;
+    long started = System.nanoTime();
+    try {
+      losses = stepFunction.step(batches);
+    } catch (IllegalStateException e) {
+      // LoraTrainer and FusedLoraTrainer refuse a step with a non-finite loss before updating any adapter.
+      refused = e;
+    }
+    metrics.trainerStepSeconds.observe((System.nanoTime() - started) / 1e9);
+    metrics.trainerFusedBatchTenants.observe(group.size());
+    if (refused != null) {
+      if (group.size() > 1) {
+        log.warn("fused step of {} tenants failed ({}); training them one at a time", group.size(),
+            refused.getMessage());
+        group.forEach(batch -> trainGroup(List.of(batch), now));
+        return;
+      }
+      float loss = members.get(0).trainer.loss(batches.get(0).batch());
+      if (Float.isFinite(loss)) {
+        throw refused;
+      }
+      undoNonFiniteStep(members.get(0), group.get(0), loss, now);
+      return;
+    }
+    metrics.trainerSteps.inc(group.size());
+    if (group.size() > 1 && !allFinite(losses)) {
+      // Every tenant of the group took its step: all go back to the state before it, then train alone.
+      log.warn("fused step of {} tenants gave a non-finite loss; training them one at a time", group.size());
+      members.forEach(this::backToLastCheckpoint);
+      group.forEach(batch -> trainGroup(List.of(batch), now));
+      return;
+    }
+    for (int i = 0; i < group.size(); i++) {
+      afterStep(members.get(i), group.get(i), losses[i], now);
+    }
+  }
+
+  private static boolean allFinite(float[] losses) {
+    for (float loss : losses) {
+      if (!Float.isFinite(loss)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static List<TrainingPair> pairsOf(MicroBatch batch) {
     List<TrainingPair> pairs = new ArrayList<>(batch.examples().size());
     for (PendingExample p : batch.examples()) {
       TrainingExample e = p.example();
       pairs.add(new TrainingPair(e.getPrompt(), e.getCompletion(), e.getWeight()));
     }
-    long started = System.nanoTime();
-    float loss = stepFunction.step(state.trainer, pairs);
-    metrics.trainerStepSeconds.observe((System.nanoTime() - started) / 1e9);
-    metrics.trainerSteps.inc();
+    return pairs;
+  }
+
+  /** After a step of this tenant on {@code batch}: undo it if its loss is not finite, else publish and checkpoint. */
+  private void afterStep(TenantState state, MicroBatch batch, float loss, long now) {
     if (!Float.isFinite(loss)) {
       undoNonFiniteStep(state, batch, loss, now);
       return;
     }
-    metrics.trainerExamples.labelValues("trained").inc(pairs.size());
+    metrics.trainerExamples.labelValues("trained").inc(batch.examples().size());
     state.lastLoss = loss;
     state.stepsSincePublish++;
     batch.examples().forEach(state::markTrained);
@@ -320,7 +434,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       if (evaluation.gatedBy() == null) {
         AdapterSnapshot snapshot = publish(state, weights, state.publishedVersion == 0 ? null : state.publishedVersion,
             evaluation, now);
-        log.info("tenant {} v{}: {} examples, loss {}, holdout {}", state.tenant, snapshot.getVersion(), pairs.size(),
+        log.info("tenant {} v{}: {} examples, loss {}, holdout {}", state.tenant, snapshot.getVersion(), batch.examples().size(),
             String.format("%.4f", loss), evaluation.holdoutLoss());
       } else {
         metrics.snapshotsGated.labelValues(evaluation.gatedBy()).inc();
@@ -454,10 +568,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     metrics.trainerNonFiniteSteps.inc();
     log.warn("tenant {}: step on {} examples gave loss {}; back to its last checkpoint, the batch goes to the DLQ",
         state.tenant, batch.examples().size(), loss);
-    TenantState restored = state.lastCheckpoint == null ? states.fresh(state.tenant) : states.restore(state.lastCheckpoint);
-    restored.copyEvaluationStateFrom(state);
-    state.close();
-    tenants.put(state.tenant, restored);
+    TenantState restored = backToLastCheckpoint(state);
     for (PendingExample p : batch.examples()) {
       restored.markHandled(p.partition(), p.offset());
       deadLetter(state.tenant, AvroCodec.TRAINING_EXAMPLE.encode(p.example()), "non-finite-loss: the training step on "
@@ -465,6 +576,19 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       metrics.trainerExamples.labelValues("non-finite").inc();
     }
     writeCheckpoint(restored, restored.adapter.toPeftSafetensors(), now);
+  }
+
+  /**
+   * Replaces the tenant's state by its last checkpoint (fresh when it has none), keeping what lives
+   * beside the weights (holdout set, published versions, newest event time trained on).
+   */
+  private TenantState backToLastCheckpoint(TenantState state) {
+    TenantState restored = state.lastCheckpoint == null ? states.fresh(state.tenant) : states.restore(state.lastCheckpoint);
+    restored.copyEvaluationStateFrom(state);
+    restored.newestEventTime = state.newestEventTime;
+    state.close();
+    tenants.put(state.tenant, restored);
+    return restored;
   }
 
   /** Applies a rollback or import: new weights, fresh optimizer, published at once as the next version. */

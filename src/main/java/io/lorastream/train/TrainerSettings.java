@@ -37,6 +37,8 @@ import java.util.Objects;
  * @param publishMaxInterval ... or when this long has passed since the last publish
  * @param gate the quality gate of candidates
  * @param keptVersions how many newest published versions each checkpoint keeps for rollbacks
+ * @param maxFusedRows the micro-batches of one cycle train in fused steps of at most this many
+ *     examples (rows) in all; a micro-batch larger than this trains alone
  */
 public record TrainerSettings(
     String groupId,
@@ -49,7 +51,8 @@ public record TrainerSettings(
     int publishEverySteps,
     Duration publishMaxInterval,
     Gate gate,
-    int keptVersions) {
+    int keptVersions,
+    int maxFusedRows) {
 
   public TrainerSettings {
     Objects.requireNonNull(groupId, "groupId");
@@ -73,6 +76,9 @@ public record TrainerSettings(
     }
     if (keptVersions < 1) {
       throw new IllegalArgumentException("keptVersions must be at least 1, got " + keptVersions);
+    }
+    if (maxFusedRows < 1) {
+      throw new IllegalArgumentException("maxFusedRows must be at least 1, got " + maxFusedRows);
     }
   }
 
@@ -115,42 +121,47 @@ public record TrainerSettings(
   public static TrainerSettings defaults() {
     return new TrainerSettings(
         "lorastream-trainer", "trainer-0", 8, Duration.ofMillis(1000), 42L,
-        LoraConfig.defaults(), TrainingSettings.defaults(), 1, Duration.ofMinutes(1), Gate.defaults(), 5);
+        LoraConfig.defaults(), TrainingSettings.defaults(), 1, Duration.ofMinutes(1), Gate.defaults(), 5, 64);
   }
 
   public TrainerSettings withInstanceId(String id) {
     return new TrainerSettings(groupId, id, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions);
+        publishMaxInterval, gate, keptVersions, maxFusedRows);
   }
 
   public TrainerSettings withGroupId(String id) {
     return new TrainerSettings(id, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions);
+        publishMaxInterval, gate, keptVersions, maxFusedRows);
   }
 
   public TrainerSettings withBatching(int size, Duration maxWait) {
     return new TrainerSettings(groupId, instanceId, size, maxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions);
+        publishMaxInterval, gate, keptVersions, maxFusedRows);
   }
 
   public TrainerSettings withTraining(TrainingSettings t) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, t, publishEverySteps,
-        publishMaxInterval, gate, keptVersions);
+        publishMaxInterval, gate, keptVersions, maxFusedRows);
   }
 
   public TrainerSettings withPublishing(int everySteps, Duration maxInterval) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, everySteps,
-        maxInterval, gate, keptVersions);
+        maxInterval, gate, keptVersions, maxFusedRows);
   }
 
   public TrainerSettings withGate(Gate g) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, g, keptVersions);
+        publishMaxInterval, g, keptVersions, maxFusedRows);
   }
 
   public TrainerSettings withKeptVersions(int k) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, k);
+        publishMaxInterval, gate, k, maxFusedRows);
+  }
+
+  public TrainerSettings withMaxFusedRows(int rows) {
+    return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
+        publishMaxInterval, gate, keptVersions, rows);
   }
 
   /** The Kafka transactional id: stable per instance so a restarted instance fences its zombie. */

@@ -171,9 +171,14 @@ class ContinualTrainerQualityTest {
     poisoned.addAll(good.subList(2, 4));
     Metrics metrics = Metrics.create();
     // The step really runs (and moves the weights) before its loss is reported as NaN.
-    ContinualTrainer.StepFunction nanOnPoison = (trainer, batch) -> {
-      float loss = trainer.step(batch);
-      return batch.stream().anyMatch(p -> p.prompt().startsWith("Poison")) ? Float.NaN : loss;
+    ContinualTrainer.StepFunction nanOnPoison = group -> {
+      float[] losses = ContinualTrainer.fusedStep(group);
+      for (int i = 0; i < losses.length; i++) {
+        if (group.get(i).batch().stream().anyMatch(p -> p.prompt().startsWith("Poison"))) {
+          losses[i] = Float.NaN;
+        }
+      }
+      return losses;
     };
 
     AdapterSnapshot poisonedRun;

@@ -1,0 +1,416 @@
+package io.lorastream.bench;
+
+import io.lorastream.avro.AdapterSnapshot;
+import io.lorastream.contract.AvroCodec;
+import io.lorastream.kafka.EmbeddedKafkaBroker;
+import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.kafka.TopicAdmin;
+import io.lorastream.kafka.Topics;
+import io.lorastream.metrics.Metrics;
+import io.lorastream.model.BaseModel;
+import io.lorastream.model.FusedLoraTrainer;
+import io.lorastream.model.LoraAdapter;
+import io.lorastream.model.LoraConfig;
+import io.lorastream.model.LoraTrainer;
+import io.lorastream.model.TinyModelFactory;
+import io.lorastream.model.TrainingPair;
+import io.lorastream.model.TrainingSettings;
+import io.lorastream.train.ContinualTrainer;
+import io.lorastream.train.TrainerSettings;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * The trainer's figures: fused against one-tenant-at-a-time steps, memory per tenant, and a
+ * {@link ContinualTrainer} on a real in-process Kafka broker (throughput and freshness).
+ */
+public final class TrainerBench implements BenchSuite {
+  /** The row cap of fused steps, as the trainer's default {@code maxFusedRows}. */
+  static final int MAX_FUSED_ROWS = 64;
+  static final int EXAMPLES_PER_TENANT = 8;
+
+  private final Path modelDir;
+
+  public TrainerBench() {
+    this(Path.of("models", "lorastream-tiny"));
+  }
+
+  TrainerBench(Path modelDir) {
+    this.modelDir = modelDir;
+  }
+
+  @Override
+  public String name() {
+    return "trainer";
+  }
+
+  @Override
+  public List<Figure> run(boolean quick) throws Exception {
+    Path scratch = Files.createTempDirectory("lorastream-trainer-bench-");
+    try (BaseModel base = loadBase(scratch)) {
+      List<Figure> figures = new ArrayList<>();
+      for (int tenants : quick ? new int[] {4, 16} : new int[] {4, 16, 64}) {
+        figures.addAll(fusedAgainstSeparate(base, tenants, quick ? 2 : 4));
+      }
+      figures.addAll(memoryPerTenant(base, quick ? new int[] {10, 100, 1000} : new int[] {10, 100, 1000, 10_000}));
+      figures.addAll(continualTrainer(base, scratch, quick));
+      return figures;
+    } finally {
+      deleteRecursively(scratch);
+    }
+  }
+
+  private BaseModel loadBase(Path scratch) {
+    if (Files.isRegularFile(modelDir.resolve("model.safetensors"))) {
+      return BaseModel.load(modelDir);
+    }
+    Path tiny = scratch.resolve("tiny");
+    TinyModelFactory.create(tiny, 42);
+    return BaseModel.load(tiny);
+  }
+
+  private static String modelName(BaseModel base) {
+    return "base " + base.weightsSha256().substring(0, 12);
+  }
+
+  // ---- fused against separate steps ------------------------------------------------------
+
+  /**
+   * Every tenant takes one step per round on its own micro-batch of {@link #EXAMPLES_PER_TENANT}
+   * examples: all tenants' steps fused (groups of at most {@link #MAX_FUSED_ROWS} rows, as the
+   * trainer makes them) or each tenant's {@link LoraTrainer#step} in turn. Rounds alternate between
+   * the two ways after one warm-up round of each; time is the sum over rounds.
+   */
+  static List<Figure> fusedAgainstSeparate(BaseModel base, int tenants, int rounds) {
+    TrainerWorkload workload = new TrainerWorkload(7);
+    List<LoraAdapter> adapters = new ArrayList<>();
+    List<LoraTrainer> fused = new ArrayList<>();
+    List<LoraTrainer> separate = new ArrayList<>();
+    try {
+      for (int t = 0; t < tenants; t++) {
+        for (List<LoraTrainer> list : List.of(fused, separate)) {
+          LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 1000 + t);
+          adapters.add(adapter);
+          list.add(new LoraTrainer(base, adapter, TrainingSettings.defaults()));
+        }
+      }
+      long fusedNanos = 0;
+      long separateNanos = 0;
+      long tokens = 0;
+      for (int round = -1; round < rounds; round++) {
+        List<List<TrainingPair>> batches = new ArrayList<>();
+        long roundTokens = 0;
+        for (int t = 0; t < tenants; t++) {
+          List<TrainingPair> batch = workload.batch(t, (long) (round + 1) * EXAMPLES_PER_TENANT, EXAMPLES_PER_TENANT);
+          batches.add(batch);
+          roundTokens += tokens(base, batch);
+        }
+        long started = System.nanoTime();
+        List<FusedLoraTrainer.TenantBatch> group = new ArrayList<>();
+        int rows = 0;
+        for (int t = 0; t < tenants; t++) {
+          if (rows + EXAMPLES_PER_TENANT > MAX_FUSED_ROWS && !group.isEmpty()) {
+            FusedLoraTrainer.step(group);
+            group = new ArrayList<>();
+            rows = 0;
+          }
+          group.add(new FusedLoraTrainer.TenantBatch(fused.get(t), batches.get(t)));
+          rows += EXAMPLES_PER_TENANT;
+        }
+        FusedLoraTrainer.step(group);
+        long fusedRound = System.nanoTime() - started;
+        started = System.nanoTime();
+        for (int t = 0; t < tenants; t++) {
+          separate.get(t).step(batches.get(t));
+        }
+        long separateRound = System.nanoTime() - started;
+        if (round >= 0) {
+          fusedNanos += fusedRound;
+          separateNanos += separateRound;
+          tokens += roundTokens;
+        }
+      }
+      double fusedRate = tokens / (fusedNanos / 1e9);
+      double separateRate = tokens / (separateNanos / 1e9);
+      String how = tenants + " tenants x " + EXAMPLES_PER_TENANT + " examples (" + tokens / rounds / tenants
+          + " tokens per tenant-batch, padding excluded), " + rounds + " timed rounds after one warm-up, "
+          + "LoRA r8 q/v, " + modelName(base) + "; ";
+      return List.of(
+          Figure.against("train_tokens_per_s_fused_" + tenants + "_tenants", fusedRate, separateRate, "tokens/s",
+              how + "fused steps of at most " + MAX_FUSED_ROWS + " rows against one LoraTrainer.step per tenant "
+                  + "(baseline); ratio = fused / separate, higher is better"),
+          Figure.of("train_step_ms_fused_" + tenants + "_tenants", fusedNanos / 1e6 / rounds, "ms",
+              how + "wall time of one round of fused steps (all tenants one step)"),
+          Figure.of("train_step_ms_separate_" + tenants + "_tenants", separateNanos / 1e6 / rounds, "ms",
+              how + "wall time of one round of separate steps (all tenants one step)"));
+    } finally {
+      fused.forEach(LoraTrainer::close);
+      separate.forEach(LoraTrainer::close);
+      adapters.forEach(LoraAdapter::close);
+    }
+  }
+
+  /** Tokens a step computes a loss over or conditions on: bos + prompt + completion + eos, padding excluded. */
+  static long tokens(BaseModel base, List<TrainingPair> batch) {
+    long sum = 0;
+    int max = TrainingSettings.defaults().maxSequenceLength();
+    for (TrainingPair p : batch) {
+      int length = 2 + base.tokenizer().encode(p.prompt()).length + base.tokenizer().encode(p.completion()).length;
+      sum += Math.min(max, length) - 1;
+    }
+    return sum;
+  }
+
+  // ---- memory per tenant -------------------------------------------------------------------
+
+  /**
+   * Tenants held as the trainer holds them (adapter and optimizer state, each with one step
+   * taken so gradients exist), for growing tenant counts: serialized sizes per tenant, and the
+   * growth of JVM heap (after GC) and process resident memory per added tenant.
+   */
+  static List<Figure> memoryPerTenant(BaseModel base, int[] counts) {
+    List<Figure> figures = new ArrayList<>();
+    TrainerWorkload workload = new TrainerWorkload(11);
+    List<TrainingPair> batch = workload.batch(0, 0, 2);
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 1);
+        LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults())) {
+      trainer.step(batch);
+      int snapshot = adapter.toPeftSafetensors().length;
+      int optimizer = trainer.optimizerStateSafetensors().length;
+      String config = "LoRA r8 q/v (" + adapter.parameterCount() + " parameters), " + modelName(base);
+      figures.add(Figure.of("tenant_snapshot_bytes", snapshot, "bytes",
+          "PEFT adapter_model.safetensors of one tenant (F32), what a snapshot carries; " + config));
+      figures.add(Figure.of("tenant_checkpoint_bytes", snapshot + optimizer, "bytes",
+          "adapter weights + AdamW moments safetensors of one tenant, the bulk of a checkpoint (plus holdout "
+              + "examples and up to 5 kept versions of " + snapshot + " bytes each); " + config));
+    }
+    long heapBefore = usedHeapAfterGc();
+    long rssBefore = residentBytes();
+    int prior = 0;
+    long heapPrior = heapBefore;
+    long rssPrior = rssBefore;
+    List<LoraAdapter> adapters = new ArrayList<>();
+    List<LoraTrainer> trainers = new ArrayList<>();
+    try {
+      for (int count : counts) {
+        long started = System.nanoTime();
+        for (int t = prior; t < count; t++) {
+          LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 5000 + t);
+          LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults());
+          adapters.add(adapter);
+          trainers.add(trainer);
+        }
+        double createMs = (System.nanoTime() - started) / 1e6;
+        long heap = usedHeapAfterGc();
+        long rss = residentBytes();
+        int added = count - prior;
+        String how = "growth from " + prior + " to " + count + " tenants (adapter + AdamW state, as the trainer holds "
+            + "them, no step taken, so zero-filled pages may not be resident yet), per added tenant; noisy for small "
+            + "steps; created in " + String.format("%.0f", createMs) + " ms";
+        figures.add(Figure.of("tenant_heap_bytes_" + count, (heap - heapPrior) / (double) added, "bytes",
+            how + "; JVM heap used after System.gc()"));
+        if (rss > 0) {
+          figures.add(Figure.of("tenant_resident_bytes_" + count, (rss - rssPrior) / (double) added, "bytes",
+              how + "; process RSS (/proc/self/statm: heap, native tensors, allocator slack)"));
+        }
+        prior = count;
+        heapPrior = heap;
+        rssPrior = rss;
+      }
+      figures.add(Figure.of("tenant_tensor_bytes", tensorBytesPerTenant(adapters), "bytes",
+          "native tensor bytes per tenant from shapes: F32 adapter A/B + two AdamW moments (excludes per-step "
+              + "gradients and allocator overhead)"));
+      figures.add(Figure.of("tenant_native_arrays_per_tenant", arraysPerTenant(adapters), "arrays",
+          "NDArrays held per tenant by DJL managers (adapter A/B + AdamW moments)"));
+    } finally {
+      trainers.forEach(LoraTrainer::close);
+      adapters.forEach(LoraAdapter::close);
+    }
+    return figures;
+  }
+
+  private static double tensorBytesPerTenant(List<LoraAdapter> adapters) {
+    return adapters.isEmpty() ? 0 : 3.0 * 4 * adapters.get(0).parameterCount();
+  }
+
+  private static double arraysPerTenant(List<LoraAdapter> adapters) {
+    if (adapters.isEmpty()) {
+      return 0;
+    }
+    return adapters.get(0).manager().getManagedArrays().size() + 2.0 * adapters.get(0).parameters().size();
+  }
+
+  private static long usedHeapAfterGc() {
+    Runtime runtime = Runtime.getRuntime();
+    for (int i = 0; i < 3; i++) {
+      System.gc();
+    }
+    return runtime.totalMemory() - runtime.freeMemory();
+  }
+
+  /** Resident set size from /proc/self/statm, or 0 where there is none. */
+  private static long residentBytes() {
+    try {
+      String[] fields = Files.readString(Path.of("/proc/self/statm")).trim().split("\\s+");
+      return Long.parseLong(fields[1]) * 4096L;
+    } catch (IOException | RuntimeException e) {
+      return 0;
+    }
+  }
+
+  // ---- the continual trainer on Kafka --------------------------------------------------------
+
+  /**
+   * One {@link ContinualTrainer} (default settings but an open quality gate) on an in-process
+   * broker; a producer offers a fixed load round-robin over the tenants, event time = send time; a
+   * read_committed consumer of the adapters topic in this process sees each snapshot, and an
+   * example's freshness is the time from its event time to the first snapshot of its tenant whose
+   * examplesSeen covers it.
+   */
+  List<Figure> continualTrainer(BaseModel base, Path scratch, boolean quick) throws Exception {
+    int tenants = 100;
+    double offered = quick ? 100 : 200;
+    long warmupMs = quick ? 5_000 : 10_000;
+    long measureMs = quick ? 20_000 : 60_000;
+    TrainerWorkload workload = new TrainerWorkload(3);
+    try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(scratch.resolve("kafka"), 0)) {
+      KafkaSettings kafka = broker.settings();
+      Topics topics = new Topics("bench.");
+      TopicAdmin.ensureTopics(kafka, topics);
+      Metrics metrics = Metrics.create();
+      TrainerSettings settings = TrainerSettings.defaults().withInstanceId("bench").withGroupId("bench-trainer")
+          .withGate(TrainerSettings.Gate.open());
+      // Event times per tenant, by example index (examples of a tenant train in order).
+      Map<String, List<Long>> eventTimes = new HashMap<>();
+      Map<String, Integer> covered = new HashMap<>();
+      List<Long> freshness = new ArrayList<>();
+      AtomicBoolean producing = new AtomicBoolean(true);
+      long start = System.currentTimeMillis();
+      long measureFrom = start + warmupMs;
+      long measureTo = measureFrom + measureMs;
+      long[] producedInWindow = {0};
+      Thread producer = new Thread(() -> {
+        try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
+            new ByteArraySerializer())) {
+          long sent = 0;
+          long t0 = System.nanoTime();
+          while (producing.get()) {
+            long due = t0 + (long) (sent * 1e9 / offered);
+            long wait = due - System.nanoTime();
+            if (wait > 0) {
+              Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+            }
+            int tenant = (int) (sent % tenants);
+            long n = sent / tenants;
+            long now = System.currentTimeMillis();
+            var example = workload.example(tenant, n, Instant.ofEpochMilli(now));
+            synchronized (eventTimes) {
+              eventTimes.computeIfAbsent(example.getTenant(), k -> new ArrayList<>()).add(now);
+              if (now >= measureFrom && now < measureTo) {
+                producedInWindow[0]++;
+              }
+            }
+            p.send(new ProducerRecord<>(topics.cleanExamples().name(), example.getTenant(),
+                AvroCodec.TRAINING_EXAMPLE.encode(example)));
+            sent++;
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }, "bench-producer");
+      double trainedAtFrom = 0;
+      double trainedAtTo = 0;
+      try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
+              settings, metrics);
+          KafkaConsumer<String, byte[]> adapters = new KafkaConsumer<>(kafka.consumer("bench-" + UUID.randomUUID()),
+              new StringDeserializer(), new ByteArrayDeserializer())) {
+        adapters.subscribe(List.of(topics.adapters().name()));
+        trainer.start();
+        producer.start();
+        boolean fromTaken = false;
+        while (System.currentTimeMillis() < measureTo) {
+          for (ConsumerRecord<String, byte[]> r : adapters.poll(Duration.ofMillis(50))) {
+            long seenAt = System.currentTimeMillis();
+            AdapterSnapshot s = AvroCodec.ADAPTER_SNAPSHOT.decode(r.value());
+            synchronized (eventTimes) {
+              List<Long> times = eventTimes.getOrDefault(s.getTenant(), List.of());
+              int from = covered.getOrDefault(s.getTenant(), 0);
+              int to = (int) Math.min(s.getExamplesSeen(), times.size());
+              for (int i = from; i < to; i++) {
+                long event = times.get(i);
+                if (event >= measureFrom && event < measureTo) {
+                  freshness.add(seenAt - event);
+                }
+              }
+              covered.put(s.getTenant(), Math.max(from, to));
+            }
+          }
+          if (!fromTaken && System.currentTimeMillis() >= measureFrom) {
+            trainedAtFrom = metrics.trainerExamples.labelValues("trained").get();
+            fromTaken = true;
+          }
+        }
+        trainedAtTo = metrics.trainerExamples.labelValues("trained").get();
+        producing.set(false);
+        producer.join(10_000);
+      }
+      double seconds = measureMs / 1e3;
+      double trained = (trainedAtTo - trainedAtFrom) / seconds;
+      long[] sorted = freshness.stream().mapToLong(Long::longValue).sorted().toArray();
+      var fused = metrics.trainerFusedBatchTenants.collect().getDataPoints().get(0);
+      String load = String.format("offered %.0f examples/s round-robin over %d tenants (%.1f per tenant per s), "
+          + "batch %d or %d ms, max %d fused rows, open gate, publish every step; %d s measured after %d s warm-up; "
+          + "%s, broker in the same JVM", offered, tenants, offered / tenants, settings.batchSize(),
+          settings.batchMaxWait().toMillis(), settings.maxFusedRows(), measureMs / 1000, warmupMs / 1000,
+          modelName(base));
+      List<Figure> figures = new ArrayList<>();
+      figures.add(Figure.against("trainer_examples_per_s_100_tenants", trained, producedInWindow[0] / seconds,
+          "examples/s", "examples trained per second against examples offered in the same window (baseline); "
+              + "ratio < 1 means the trainer fell behind; " + load));
+      figures.add(Figure.of("trainer_fused_tenants_per_step_100_tenants",
+          fused.getCount() == 0 ? 0 : fused.getSum() / fused.getCount(), "tenants",
+          "mean tenants per fused step over the whole run; " + load));
+      figures.add(Figure.of("trainer_freshness_p50_ms_100_tenants", percentile(sorted, 0.50), "ms",
+          "event time of an example to the first snapshot containing it seen on the adapters topic ("
+              + sorted.length + " examples sent in the window and published before its end); " + load));
+      figures.add(Figure.of("trainer_freshness_p99_ms_100_tenants", percentile(sorted, 0.99), "ms",
+          "as p50; examples not yet published at the window's end are not counted; " + load));
+      return figures;
+    }
+  }
+
+  private static double percentile(long[] sorted, double q) {
+    if (sorted.length == 0) {
+      return Double.NaN;
+    }
+    int i = (int) Math.ceil(q * sorted.length) - 1;
+    return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
+  }
+
+  private static void deleteRecursively(Path dir) {
+    try (Stream<Path> paths = Files.walk(dir)) {
+      paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException e) {
+      // a temporary directory: left behind at worst
+    }
+  }
+}
