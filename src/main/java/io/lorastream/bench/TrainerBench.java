@@ -44,7 +44,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * {@link ContinualTrainer} on a real in-process Kafka broker (throughput and freshness).
  */
 public final class TrainerBench implements BenchSuite {
-  /** The row cap of fused steps, as the trainer's default {@code maxFusedRows}. */
+  /** The row cap of the fused steps that are measured against separate ones. */
   static final int MAX_FUSED_ROWS = 64;
   static final int EXAMPLES_PER_TENANT = 8;
 

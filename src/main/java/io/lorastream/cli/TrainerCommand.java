@@ -59,9 +59,10 @@ final class TrainerCommand implements Callable<Integer> {
       description = "Published versions each tenant's checkpoint keeps for rollbacks (default: ${DEFAULT-VALUE}).")
   int keptVersions;
 
-  @Option(names = "--max-fused-rows", defaultValue = "64",
+  @Option(names = "--max-fused-rows", defaultValue = "1",
       description = "The ready micro-batches of a cycle train together in fused steps of at most this many examples "
-          + "(default: ${DEFAULT-VALUE}); a micro-batch larger than this trains alone.")
+          + "(default: ${DEFAULT-VALUE}, i.e. fusion off: fused steps measured slower on small models); "
+          + "a micro-batch larger than this trains alone.")
   int maxFusedRows;
 
   @Override

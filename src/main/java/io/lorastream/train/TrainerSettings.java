@@ -38,7 +38,8 @@ import java.util.Objects;
  * @param gate the quality gate of candidates
  * @param keptVersions how many newest published versions each checkpoint keeps for rollbacks
  * @param maxFusedRows the micro-batches of one cycle train in fused steps of at most this many
- *     examples (rows) in all; a micro-batch larger than this trains alone
+ *     examples (rows) in all; a micro-batch larger than this trains alone. Default 1: fusion off,
+ *     because on lorastream-tiny a fused step measured slower than separate steps (BENCHMARKS.md)
  */
 public record TrainerSettings(
     String groupId,
@@ -121,7 +122,7 @@ public record TrainerSettings(
   public static TrainerSettings defaults() {
     return new TrainerSettings(
         "lorastream-trainer", "trainer-0", 8, Duration.ofMillis(1000), 42L,
-        LoraConfig.defaults(), TrainingSettings.defaults(), 1, Duration.ofMinutes(1), Gate.defaults(), 5, 64);
+        LoraConfig.defaults(), TrainingSettings.defaults(), 1, Duration.ofMinutes(1), Gate.defaults(), 5, 1);
   }
 
   public TrainerSettings withInstanceId(String id) {

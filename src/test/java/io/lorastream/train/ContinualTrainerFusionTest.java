@@ -48,7 +48,7 @@ class ContinualTrainerFusionTest {
 
   // Only full micro-batches train (the wait is far longer than the test), so batches are deterministic.
   private static final TrainerSettings SETTINGS = TrainerSettings.defaults()
-      .withBatching(BATCH, Duration.ofMinutes(10)).withGate(TrainerSettings.Gate.open());
+      .withBatching(BATCH, Duration.ofMinutes(10)).withGate(TrainerSettings.Gate.open()).withMaxFusedRows(64);
 
   @BeforeAll
   static void createModel() {
