@@ -63,10 +63,6 @@ public final class Gateway implements AutoCloseable {
     return verticle.actualPort();
   }
 
-  public boolean ready() {
-    return follower.caughtUp();
-  }
-
   public AdapterStore store() {
     return store;
   }

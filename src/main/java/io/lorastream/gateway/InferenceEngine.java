@@ -101,11 +101,6 @@ public final class InferenceEngine implements AdapterEvents, AutoCloseable {
     return enqueue(new Job(adapter, null, promptIds, params, listener));
   }
 
-  /** Greedy, without streaming. */
-  public CompletableFuture<Completion> complete(String prompt, ServedAdapter adapter, int maxTokens) {
-    return submit(prompt, adapter, SamplingParams.greedy(maxTokens), null).result();
-  }
-
   private Job enqueue(Job job) {
     if (!running || !waiting.offer(job)) {
       job.result.completeExceptionally(new Overloaded(waiting.size()));
@@ -233,10 +228,6 @@ public final class InferenceEngine implements AdapterEvents, AutoCloseable {
   @Override
   public void dropped(ServedAdapter served) {
     adapterEvents.add(() -> cache.forget(served));
-  }
-
-  public int queueDepth() {
-    return waiting.size();
   }
 
   private void applyAdapterEvents() {
