@@ -16,7 +16,6 @@ import io.lorastream.metrics.Metrics;
 import io.lorastream.contract.Sha256;
 import io.lorastream.model.BaseModel;
 import io.lorastream.model.FusedLoraTrainer;
-import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraConfig;
 import io.lorastream.model.LoraTrainer;
 import io.lorastream.model.TrainingPair;
@@ -106,8 +105,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   private final Set<String> checkpointed = new HashSet<>();
   private final StepFunction stepFunction;
   /** An adapter with B = 0, i.e. the base model, for base losses; made on first use. */
-  private LoraTrainer baseEvaluator;
-  private Float baseCanaryLoss;
+  private final QualityGate gate;
   private Map<String, AdapterCheckpoint> checkpoints = Map.of();
   private KafkaConsumer<String, byte[]> consumer;
   private KafkaProducer<String, byte[]> producer;
@@ -155,6 +153,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     this.settings = settings;
     this.metrics = metrics;
     this.states = new TenantStates(base, settings);
+    this.gate = new QualityGate(base, settings);
     this.batcher = new MicroBatcher(settings.batchSize(), settings.batchMaxWait());
     this.thread = new Thread(this, "lorastream-trainer-" + settings.instanceId());
   }
@@ -197,10 +196,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     } finally {
       tenants.values().forEach(TenantState::close);
       tenants.clear();
-      if (baseEvaluator != null) {
-        baseEvaluator.close();
-        baseEvaluator.adapter().close();
-      }
+      gate.close();
       log.info("trainer {} stopped", settings.instanceId());
     }
   }
@@ -430,7 +426,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
 
     byte[] weights = state.adapter.toPeftSafetensors();
     if (isPublishCandidate(state, now)) {
-      Evaluation evaluation = evaluate(state);
+      QualityGate.Evaluation evaluation = gate.evaluate(state);
       if (evaluation.gatedBy() == null) {
         AdapterSnapshot snapshot = publish(state, weights, state.publishedVersion == 0 ? null : state.publishedVersion,
             evaluation, now);
@@ -451,90 +447,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
         || now - state.publishedAt >= settings.publishMaxInterval().toMillis();
   }
 
-  /** Holdout and canary losses of the tenant's current weights; gatedBy is null when they pass. */
-  record Evaluation(Float holdoutLoss, Float baseHoldoutLoss, Float publishedHoldoutLoss, Float canaryLoss,
-      String gatedBy) {}
-
-  private Evaluation evaluate(TenantState state) {
-    TrainerSettings.Gate gate = settings.gate();
-    Float holdoutLoss = null;
-    Float baseHoldout = null;
-    Float publishedHoldout = null;
-    Float canaryLoss = null;
-    String gatedBy = null;
-    List<TrainingPair> holdout = state.holdoutPairs();
-    if (holdout.size() >= gate.minHoldoutExamples()) {
-      holdoutLoss = meanLoss(state.trainer, holdout);
-      baseHoldout = state.baseHoldoutLoss().orElse(null);
-      if (baseHoldout == null) {
-        baseHoldout = meanLoss(baseEvaluator(), holdout);
-        state.baseHoldoutLoss(baseHoldout);
-      }
-      if (gate.checksHoldout() && state.newestVersion().isPresent()) {
-        publishedHoldout = publishedHoldoutLoss(state, holdout);
-        if (!(holdoutLoss <= publishedHoldout * (1 + gate.holdoutMargin()))) {
-          gatedBy = "holdout";
-        }
-      }
-    }
-    if (gatedBy == null && gate.checksCanary()) {
-      canaryLoss = meanLoss(state.trainer, CanarySet.PAIRS);
-      if (!(canaryLoss <= baseCanaryLoss() * (1 + gate.canaryMargin()))) {
-        gatedBy = "canary";
-      }
-    }
-    return new Evaluation(holdoutLoss, baseHoldout, publishedHoldout, canaryLoss, gatedBy);
-  }
-
-  /** The newest published version's loss on the current holdout set (cached until the set changes). */
-  private float publishedHoldoutLoss(TenantState state, List<TrainingPair> holdout) {
-    Optional<Float> cached = state.publishedHoldoutLoss();
-    if (cached.isPresent()) {
-      return cached.get();
-    }
-    PublishedVersion published = state.newestVersion().orElseThrow();
-    float loss;
-    try (LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Bytes.of(published.getWeights()),
-            state.adapter.config(), base);
-        LoraTrainer evaluator = new LoraTrainer(base, adapter, settings.training())) {
-      loss = meanLoss(evaluator, holdout);
-    }
-    state.publishedHoldoutLoss(loss);
-    return loss;
-  }
-
-  /** Weight-averaged mean loss over {@code pairs}, evaluated in chunks to bound memory. */
-  private static float meanLoss(LoraTrainer trainer, List<TrainingPair> pairs) {
-    final int chunk = 16;
-    double sum = 0;
-    double weight = 0;
-    for (int i = 0; i < pairs.size(); i += chunk) {
-      List<TrainingPair> part = pairs.subList(i, Math.min(pairs.size(), i + chunk));
-      double w = part.stream().mapToDouble(TrainingPair::weight).sum();
-      sum += trainer.loss(part) * w;
-      weight += w;
-    }
-    return weight == 0 ? Float.NaN : (float) (sum / weight);
-  }
-
-  private LoraTrainer baseEvaluator() {
-    if (baseEvaluator == null) {
-      // PEFT initialises B = 0: the adapted model computes exactly what the base computes.
-      LoraAdapter zero = LoraAdapter.initialise(base, settings.lora(), settings.seed());
-      baseEvaluator = new LoraTrainer(base, zero, settings.training());
-    }
-    return baseEvaluator;
-  }
-
-  private float baseCanaryLoss() {
-    if (baseCanaryLoss == null) {
-      baseCanaryLoss = meanLoss(baseEvaluator(), CanarySet.PAIRS);
-      log.info("base model canary loss {}", String.format("%.4f", baseCanaryLoss));
-    }
-    return baseCanaryLoss;
-  }
-
-  private AdapterSnapshot publish(TenantState state, byte[] weights, Long parentVersion, Evaluation evaluation,
+  private AdapterSnapshot publish(TenantState state, byte[] weights, Long parentVersion, QualityGate.Evaluation evaluation,
       long now) {
     AdapterSnapshot snapshot = states.snapshot(state, weights, parentVersion, evaluation.holdoutLoss(),
         evaluation.baseHoldoutLoss(), now);
@@ -638,7 +551,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     tenants.put(next.tenant, next);
     next.markHandled(pending.partition(), pending.record().offset());
     byte[] canonical = next.adapter.toPeftSafetensors();
-    Evaluation evaluation = evaluate(next);
+    QualityGate.Evaluation evaluation = gate.evaluate(next);
     // An operator's explicit choice: published whatever the gate says.
     AdapterSnapshot snapshot = publish(next, canonical, parent, evaluation, now);
     writeCheckpoint(next, canonical, now);
