@@ -140,7 +140,7 @@ final class AdaptersCommand implements Runnable {
     @Override
     public Integer call() throws IOException {
       String config = Files.readString(from.resolve("adapter_config.json"), StandardCharsets.UTF_8);
-      LoraConfig.fromPeftAdapterConfigJson(config); // refuse here what the trainer would refuse
+      AdapterControls.importableConfig(config); // refuse here what the trainer would refuse
       byte[] weights = Files.readAllBytes(from.resolve("adapter_model.safetensors"));
       return send(kafka, AdapterControls.importAdapter(tenant, config, weights));
     }

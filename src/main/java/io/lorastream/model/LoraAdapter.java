@@ -51,6 +51,9 @@ public final class LoraAdapter implements AutoCloseable {
     SplittableRandom random = new SplittableRandom(seed);
     LlamaConfig c = base.config();
     for (int l = 0; l < c.numHiddenLayers(); l++) {
+      if (!config.transforms(l)) {
+        continue;
+      }
       for (LoraModule m : adapter.targets()) {
         int in = m.inFeatures(c);
         double bound = 1.0 / Math.sqrt(in);
@@ -67,6 +70,11 @@ public final class LoraAdapter implements AutoCloseable {
   }
 
   private static LoraAdapter empty(BaseModel base, LoraConfig config) {
+    List<Integer> layers = config.layersToTransform();
+    if (layers != null && layers.get(layers.size() - 1) >= base.config().numHiddenLayers()) {
+      throw new IllegalArgumentException("layers_to_transform " + layers + " names a layer the model lacks (it has "
+          + base.config().numHiddenLayers() + ")");
+    }
     return new LoraAdapter(
         config,
         base.config(),
@@ -84,6 +92,9 @@ public final class LoraAdapter implements AutoCloseable {
       Map<String, NDArray> tensors = new LinkedHashMap<>(SafeTensors.fromBytes(bytes, adapter.manager));
       LlamaConfig c = base.config();
       for (int l = 0; l < c.numHiddenLayers(); l++) {
+        if (!config.transforms(l)) {
+          continue;
+        }
         for (LoraModule m : adapter.targets()) {
           adapter.a[l][m.ordinal()] =
               takeF32(tensors, m.peftKey(l, "A"), new Shape(config.rank(), m.inFeatures(c)));
@@ -130,6 +141,9 @@ public final class LoraAdapter implements AutoCloseable {
   public Map<String, NDArray> peftTensors() {
     Map<String, NDArray> out = new LinkedHashMap<>();
     for (int l = 0; l < modelConfig.numHiddenLayers(); l++) {
+      if (!config.transforms(l)) {
+        continue;
+      }
       for (LoraModule m : targets()) {
         out.put(m.peftKey(l, "A"), a[l][m.ordinal()]);
         out.put(m.peftKey(l, "B"), b[l][m.ordinal()]);
@@ -197,7 +211,8 @@ public final class LoraAdapter implements AutoCloseable {
     for (LoraModule m : targets()) {
       perLayer += (long) config.rank() * (m.inFeatures(modelConfig) + m.outFeatures(modelConfig));
     }
-    return perLayer * modelConfig.numHiddenLayers();
+    long layers = java.util.stream.IntStream.range(0, modelConfig.numHiddenLayers()).filter(config::transforms).count();
+    return perLayer * layers;
   }
 
   /** An independent copy on its own manager, without gradient state: a snapshot for serving. */
@@ -241,6 +256,9 @@ public final class LoraAdapter implements AutoCloseable {
           StandardCopyOption.REPLACE_EXISTING);
       Map<String, NDArray> merged = new LinkedHashMap<>(base.tensors());
       for (int l = 0; l < modelConfig.numHiddenLayers(); l++) {
+        if (!config.transforms(l)) {
+          continue;
+        }
         for (LoraModule m : targets()) {
           String name = m.baseWeightName(l);
           NDArray delta = b(l, m).stopGradient().matMul(a(l, m).stopGradient()); // (out, in)

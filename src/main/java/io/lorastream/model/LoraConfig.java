@@ -20,9 +20,12 @@ import java.util.Objects;
  *     down_proj; {@code all-linear} (PEFT's shorthand) stands for all seven
  * @param dropout lora_dropout: probability of zeroing an input of the LoRA branch in training
  * @param useRslora rsLoRA scaling alpha/sqrt(r) instead of alpha/r
+ * @param layersToTransform PEFT's layers_to_transform: the decoder layers that carry adapters
+ *     (ascending, no repeats), or null for every layer
  */
 public record LoraConfig(
-    int rank, float alpha, List<String> targetModules, float dropout, boolean useRslora) {
+    int rank, float alpha, List<String> targetModules, float dropout, boolean useRslora,
+    List<Integer> layersToTransform) {
 
   /** PEFT's shorthand for every linear projection of the decoder layers. */
   public static final String ALL_LINEAR = "all-linear";
@@ -52,6 +55,24 @@ public record LoraConfig(
     if (!(dropout >= 0 && dropout < 1)) {
       throw new IllegalArgumentException("LoRA dropout must lie in [0, 1), got " + dropout);
     }
+    if (layersToTransform != null) {
+      List<Integer> layers = layersToTransform.stream().sorted().distinct().toList();
+      if (layers.isEmpty() || layers.size() != layersToTransform.size() || layers.get(0) < 0) {
+        throw new IllegalArgumentException(
+            "layers_to_transform must list distinct layer indices >= 0, got " + layersToTransform);
+      }
+      layersToTransform = layers;
+    }
+  }
+
+  /** Every decoder layer carries the adapter (PEFT's default). */
+  public LoraConfig(int rank, float alpha, List<String> targetModules, float dropout, boolean useRslora) {
+    this(rank, alpha, targetModules, dropout, useRslora, null);
+  }
+
+  /** Whether decoder layer {@code layer} carries adapters. */
+  public boolean transforms(int layer) {
+    return layersToTransform == null || layersToTransform.contains(layer);
   }
 
   /** r 8, alpha 16, q_proj and v_proj, no dropout, classic alpha/r scaling (PEFT's defaults). */
@@ -88,6 +109,12 @@ public record LoraConfig(
     root.put("init_lora_weights", true);
     root.put("inference_mode", true);
     root.putNull("modules_to_save");
+    if (layersToTransform == null) {
+      root.putNull("layers_to_transform");
+    } else {
+      var layers = root.putArray("layers_to_transform");
+      layersToTransform.forEach(layers::add);
+    }
     try {
       return json.writeValueAsString(root);
     } catch (IOException e) {
@@ -128,13 +155,26 @@ public record LoraConfig(
     }
     List<String> modules = new ArrayList<>();
     targets.forEach(t -> modules.add(t.asText()));
+    JsonNode layersNode = root.path("layers_to_transform");
+    List<Integer> layers = null;
+    if (layersNode.isInt()) {
+      layers = List.of(layersNode.asInt());
+    } else if (layersNode.isArray()) {
+      layers = new ArrayList<>();
+      for (JsonNode n : layersNode) {
+        layers.add(n.asInt());
+      }
+    } else if (!layersNode.isMissingNode() && !layersNode.isNull()) {
+      throw new ModelLoadException("layers_to_transform must be a layer index or a list of them, got " + layersNode);
+    }
     try {
       return new LoraConfig(
           root.path("r").asInt(8),
           (float) root.path("lora_alpha").asDouble(8),
           modules,
           (float) root.path("lora_dropout").asDouble(0),
-          root.path("use_rslora").asBoolean(false));
+          root.path("use_rslora").asBoolean(false),
+          layers);
     } catch (IllegalArgumentException e) {
       throw new ModelLoadException("adapter_config.json: " + e.getMessage(), e);
     }

@@ -5,6 +5,7 @@ import io.lorastream.avro.ControlAction;
 import io.lorastream.contract.AvroCodec;
 import io.lorastream.contract.TenantId;
 import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.model.LoraConfig;
 import io.lorastream.kafka.Topics;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -39,6 +40,20 @@ public final class AdapterControls {
     }
     return AdapterControl.newBuilder().setRequestId(UUID.randomUUID().toString()).setTenant(TenantId.require(tenant))
         .setAction(ControlAction.ROLLBACK).setToVersion(toVersion).setCreatedAt(Instant.now()).build();
+  }
+
+  /**
+   * The LoRA settings of a PEFT adapter_config.json that the pipeline can carry, or an
+   * IllegalArgumentException saying why not. Snapshots and checkpoints record rank, alpha, target
+   * modules and rsLoRA, not layers_to_transform, so adapters limited to some layers are refused.
+   */
+  public static LoraConfig importableConfig(String peftConfigJson) {
+    LoraConfig config = LoraConfig.fromPeftAdapterConfigJson(peftConfigJson);
+    if (config.layersToTransform() != null) {
+      throw new IllegalArgumentException("adapters with layers_to_transform " + config.layersToTransform()
+          + " cannot be imported yet: snapshots do not carry that setting");
+    }
+    return config;
   }
 
   public static AdapterControl importAdapter(String tenant, String peftConfigJson, byte[] safetensors) {

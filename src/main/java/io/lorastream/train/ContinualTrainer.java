@@ -528,7 +528,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       case IMPORT -> {
         weights = control.getWeights() == null ? null : Bytes.of(control.getWeights());
         try {
-          lora = LoraConfig.fromPeftAdapterConfigJson(control.getPeftConfigJson());
+          lora = AdapterControls.importableConfig(control.getPeftConfigJson());
         } catch (RuntimeException e) {
           rejectControl(state, pending, action, now, "invalid-adapter: " + e.getMessage());
           return;

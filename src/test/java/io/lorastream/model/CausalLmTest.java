@@ -33,14 +33,22 @@ class CausalLmTest {
 
   /** An adapter on every projection with random, non-zero B. */
   static LoraAdapter randomAdapter(BaseModel base, long seed) {
+    return randomAdapter(base, seed, null);
+  }
+
+  /** An adapter on every projection of these layers (null: all) with random, non-zero B. */
+  static LoraAdapter randomAdapter(BaseModel base, long seed, List<Integer> layers) {
     LoraConfig config =
         new LoraConfig(
             4, 8f,
             List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
-            0f, false);
+            0f, false, layers);
     LoraAdapter adapter = LoraAdapter.initialise(base, config, seed);
     SplittableRandom random = new SplittableRandom(seed + 1);
     for (int l = 0; l < base.config().numHiddenLayers(); l++) {
+      if (!config.transforms(l)) {
+        continue;
+      }
       for (LoraModule m : adapter.targets()) {
         NDArray b = adapter.b(l, m);
         float[] values = new float[Math.toIntExact(b.size())];
@@ -82,6 +90,38 @@ class CausalLmTest {
       float[] plain = lm.logits(ids, null).toFloatArray();
       float[] adapted = lm.logits(ids, adapter).toFloatArray();
       assertThat(adapted).containsExactly(plain);
+    }
+  }
+
+  @Test
+  void layersToTransformLimitsTheAdapterToThoseLayers() {
+    Path merged = tmp.resolve("merged-layers");
+    try (NDManager manager = NDManager.newBaseManager();
+        LoraAdapter adapter = randomAdapter(base, 13, List.of(0, 2));
+        LoraAdapter everywhere = randomAdapter(base, 13)) {
+      assertThat(adapter.peftTensors().keySet()).allSatisfy(
+          k -> assertThat(k).matches("base_model\\.model\\.model\\.layers\\.[02]\\..*"));
+      assertThat(adapter.parameterCount() * base.config().numHiddenLayers())
+          .isEqualTo(everywhere.parameterCount() * 2);
+      assertThat(adapter.a(1, LoraModule.Q_PROJ)).isNull();
+
+      LoraConfig config = LoraConfig.fromPeftAdapterConfigJson(adapter.config().toPeftAdapterConfigJson("tiny"));
+      assertThat(config.layersToTransform()).containsExactly(0, 2);
+      try (LoraAdapter reloaded = LoraAdapter.fromPeftSafetensors(adapter.toPeftSafetensors(), config, base)) {
+        assertThat(reloaded.toPeftSafetensors()).isEqualTo(adapter.toPeftSafetensors());
+      }
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+          () -> LoraAdapter.fromPeftSafetensors(everywhere.toPeftSafetensors(), config, base))
+          .hasMessageContaining("does not expect");
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> randomAdapter(base, 1, List.of(0, 99)))
+          .hasMessageContaining("layers_to_transform");
+
+      adapter.mergeInto(base, merged);
+      try (BaseModel mergedBase = BaseModel.load(merged)) {
+        NDArray ids = tokens(manager, 2, 12, 5);
+        float maxErr = lm.logits(ids, adapter).sub(new CausalLm(mergedBase).logits(ids, null)).abs().max().getFloat();
+        assertThat(maxErr).isLessThanOrEqualTo(1e-4f);
+      }
     }
   }
 
