@@ -6,6 +6,7 @@ import io.lorastream.kafka.KafkaSettings;
 import io.lorastream.kafka.TopicAdmin;
 import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
+import io.lorastream.metrics.MetricsServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,6 +38,10 @@ final class IngestCommand implements Callable<Integer> {
       description = "Share of example ids kept out of training for evaluation (default: ${DEFAULT-VALUE}).")
   double holdoutShare;
 
+  @Option(names = "--metrics-port", defaultValue = "${env:LORASTREAM_METRICS_PORT:-9400}",
+      description = "Port of GET /metrics and /healthz (default: ${DEFAULT-VALUE}).")
+  int metricsPort;
+
   @Override
   public Integer call() throws Exception {
     IngestSettings settings = new IngestSettings(Duration.ofHours(dedupeWindowHours), holdoutShare, applicationId);
@@ -44,8 +49,13 @@ final class IngestCommand implements Callable<Integer> {
     Topics topics = kafka.topics();
     TopicAdmin.ensureTopics(kafkaSettings, topics);
     Files.createDirectories(stateDir);
-    IngestService ingest = IngestService.start(kafkaSettings, topics, settings, Metrics.create(), stateDir);
-    Shutdown.awaitSignal(ingest);
+    Metrics metrics = Metrics.create();
+    MetricsServer metricsServer = MetricsServer.start(metricsPort, metrics);
+    IngestService ingest = IngestService.start(kafkaSettings, topics, settings, metrics, stateDir);
+    Shutdown.awaitSignal(() -> {
+      ingest.close();
+      metricsServer.close();
+    });
     return 0;
   }
 }

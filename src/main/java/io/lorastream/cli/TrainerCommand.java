@@ -4,6 +4,7 @@ import io.lorastream.kafka.KafkaSettings;
 import io.lorastream.kafka.TopicAdmin;
 import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
+import io.lorastream.metrics.MetricsServer;
 import io.lorastream.model.BaseModel;
 import io.lorastream.train.ContinualTrainer;
 import io.lorastream.train.TrainerSettings;
@@ -65,6 +66,10 @@ final class TrainerCommand implements Callable<Integer> {
           + "a micro-batch larger than this trains alone.")
   int maxFusedRows;
 
+  @Option(names = "--metrics-port", defaultValue = "${env:LORASTREAM_METRICS_PORT:-9400}",
+      description = "Port of GET /metrics and /healthz (default: ${DEFAULT-VALUE}).")
+  int metricsPort;
+
   @Override
   public Integer call() throws Exception {
     KafkaSettings settings = kafka.settings();
@@ -77,11 +82,14 @@ final class TrainerCommand implements Callable<Integer> {
         .withKeptVersions(keptVersions)
         .withMaxFusedRows(maxFusedRows);
     BaseModel model = BaseModel.load(base.resolve());
+    Metrics metrics = Metrics.create();
+    MetricsServer metricsServer = MetricsServer.start(metricsPort, metrics);
     ContinualTrainer trainer = new ContinualTrainer(model, settings, topics, topics.cleanExamples().name(),
-        trainerSettings, Metrics.create()).start();
+        trainerSettings, metrics).start();
     Shutdown.awaitSignal(() -> {
       trainer.close();
       model.close();
+      metricsServer.close();
     });
     return 0;
   }

@@ -213,6 +213,7 @@ class TrainerProcessCrashTest {
         "--batch-size", Integer.toString(BATCH),
         "--max-fused-rows", Integer.toString(maxFusedRows),
         "--batch-max-wait-ms", "600000",
+        "--metrics-port", "0",
         "--gate-canary-margin", "Infinity",
         "--kafka-property", "session.timeout.ms=6000",
         "--kafka-property", "heartbeat.interval.ms=1000",
