@@ -3,6 +3,7 @@ package io.lorastream.gateway;
 import io.lorastream.avro.TrainingExample;
 import io.lorastream.contract.AvroCodec;
 import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.kafka.Sends;
 import java.util.concurrent.CompletableFuture;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -22,16 +23,8 @@ final class ExampleSink implements AutoCloseable {
 
   /** Completes once the broker has acknowledged the example. */
   CompletableFuture<RecordMetadata> send(TrainingExample example) {
-    CompletableFuture<RecordMetadata> acked = new CompletableFuture<>();
-    producer.send(new ProducerRecord<>(topic, example.getTenant(), AvroCodec.TRAINING_EXAMPLE.encode(example)),
-        (metadata, error) -> {
-          if (error != null) {
-            acked.completeExceptionally(error);
-          } else {
-            acked.complete(metadata);
-          }
-        });
-    return acked;
+    return Sends.acked(producer,
+        new ProducerRecord<>(topic, example.getTenant(), AvroCodec.TRAINING_EXAMPLE.encode(example)));
   }
 
   @Override

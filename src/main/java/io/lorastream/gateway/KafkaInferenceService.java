@@ -6,6 +6,7 @@ import io.lorastream.contract.AvroCodec;
 import io.lorastream.contract.CodecException;
 import io.lorastream.contract.TenantId;
 import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.kafka.Sends;
 import io.lorastream.kafka.Topics;
 import io.lorastream.model.Completion;
 import io.lorastream.model.SamplingParams;
@@ -101,7 +102,7 @@ final class KafkaInferenceService implements AutoCloseable {
     } catch (CodecException e) {
       ProducerRecord<String, byte[]> dead = new ProducerRecord<>(topics.dlq().name(), record.key(), record.value());
       dead.headers().add(Topics.ERROR_HEADER, e.dlqReason().getBytes(StandardCharsets.UTF_8));
-      return send(producer, dead);
+      return Sends.acked(producer, dead);
     }
     InferenceResponse.Builder response = InferenceResponse.newBuilder()
         .setRequestId(request.getRequestId()).setTenant(request.getTenant());
@@ -116,7 +117,7 @@ final class KafkaInferenceService implements AutoCloseable {
       response.setError("internal_error: " + e.getClass().getSimpleName());
     }
     response.setCreatedAt(Instant.now());
-    return send(producer, new ProducerRecord<>(topics.inferenceResponses().name(), request.getRequestId(),
+    return Sends.acked(producer, new ProducerRecord<>(topics.inferenceResponses().name(), request.getRequestId(),
         AvroCodec.INFERENCE_RESPONSE.encode(response.build())));
   }
 
@@ -152,18 +153,6 @@ final class KafkaInferenceService implements AutoCloseable {
         sleepQuietly(); // the model is busy: Kafka requests wait rather than fail
       }
     }
-  }
-
-  private static CompletableFuture<?> send(KafkaProducer<String, byte[]> producer, ProducerRecord<String, byte[]> r) {
-    CompletableFuture<Object> acked = new CompletableFuture<>();
-    producer.send(r, (metadata, error) -> {
-      if (error != null) {
-        acked.completeExceptionally(error);
-      } else {
-        acked.complete(metadata);
-      }
-    });
-    return acked;
   }
 
   private static void sleepQuietly() {
