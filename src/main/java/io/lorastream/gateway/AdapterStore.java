@@ -127,6 +127,30 @@ public final class AdapterStore {
     }
   }
 
+  /**
+   * Deletes the weights files of every held version (and the folder, when that leaves it empty).
+   * Called when the gateway stops: the adapters topic is the source of truth, read again at start.
+   */
+  void deleteFiles() {
+    for (List<ServedAdapter> versions : adapters.values()) {
+      for (ServedAdapter served : versions) {
+        try {
+          Files.deleteIfExists(served.weightsFile());
+        } catch (IOException e) {
+          log.debug("could not delete {}: {}", served.weightsFile(), e.toString());
+        }
+      }
+    }
+    adapters.clear();
+    try (var left = Files.list(directory)) {
+      if (left.findAny().isEmpty()) {
+        Files.delete(directory);
+      }
+    } catch (IOException e) {
+      log.debug("could not delete {}: {}", directory, e.toString());
+    }
+  }
+
   /** A record on the adapters topic that is not a snapshot at all. */
   void rejectUndecodable(String reason) {
     metrics.gatewaySnapshotsRejected.labelValues("undecodable").inc();

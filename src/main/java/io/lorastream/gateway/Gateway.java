@@ -90,5 +90,6 @@ public final class Gateway implements AutoCloseable {
     sink.close();
     follower.close();
     engine.close();
+    store.deleteFiles();
   }
 }

@@ -13,7 +13,7 @@ package io.lorastream.gateway;
  * @param maxBatchRows the most requests decoded together in one step
  * @param tenantRequestsPerSecond each tenant's sustained request rate (completions and examples)
  * @param tenantBurst requests a tenant may make at once before the rate applies
- * @param adapterDirectory where verified adapter weights are kept on local disk
+ * @param adapterDirectory where verified adapter weights are kept on local disk while the gateway runs
  * @param adapterMemoryBytes loaded adapters beyond this many bytes are evicted (least recently used)
  * @param versionsKept versions held per tenant, newest first (older pinned versions stop being served)
  */
