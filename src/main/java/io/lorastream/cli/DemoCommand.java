@@ -10,7 +10,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "demo", mixinStandardHelpOptions = true,
-    description = "Everything in one process: an embedded Kafka broker, trainer, gateway on port 8080 and "
+    description = "Everything in one process: an embedded Kafka broker, ingest, trainer, gateway on port 8080 and "
         + "synthetic examples for three tenants. Ctrl-C stops it.")
 final class DemoCommand implements Callable<Integer> {
   @Option(names = "--port", defaultValue = "8080", description = "Gateway HTTP port (default: ${DEFAULT-VALUE}).")
