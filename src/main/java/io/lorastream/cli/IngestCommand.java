@@ -38,9 +38,8 @@ final class IngestCommand implements Callable<Integer> {
       description = "Share of example ids kept out of training for evaluation (default: ${DEFAULT-VALUE}).")
   double holdoutShare;
 
-  @Option(names = "--metrics-port", defaultValue = "${env:LORASTREAM_METRICS_PORT:-9400}",
-      description = "Port of GET /metrics and /healthz (default: ${DEFAULT-VALUE}).")
-  int metricsPort;
+  @Mixin
+  MetricsOption metricsOption = new MetricsOption();
 
   @Override
   public Integer call() throws Exception {
@@ -50,7 +49,7 @@ final class IngestCommand implements Callable<Integer> {
     TopicAdmin.ensureTopics(kafkaSettings, topics);
     Files.createDirectories(stateDir);
     Metrics metrics = Metrics.create();
-    MetricsServer metricsServer = MetricsServer.start(metricsPort, metrics);
+    MetricsServer metricsServer = metricsOption.serve(metrics);
     IngestService ingest = IngestService.start(kafkaSettings, topics, settings, metrics, stateDir);
     Shutdown.awaitSignal(() -> {
       ingest.close();

@@ -66,9 +66,8 @@ final class TrainerCommand implements Callable<Integer> {
           + "a micro-batch larger than this trains alone.")
   int maxFusedRows;
 
-  @Option(names = "--metrics-port", defaultValue = "${env:LORASTREAM_METRICS_PORT:-9400}",
-      description = "Port of GET /metrics and /healthz (default: ${DEFAULT-VALUE}).")
-  int metricsPort;
+  @Mixin
+  MetricsOption metricsOption = new MetricsOption();
 
   @Override
   public Integer call() throws Exception {
@@ -83,7 +82,7 @@ final class TrainerCommand implements Callable<Integer> {
         .withMaxFusedRows(maxFusedRows);
     BaseModel model = BaseModel.load(base.resolve());
     Metrics metrics = Metrics.create();
-    MetricsServer metricsServer = MetricsServer.start(metricsPort, metrics);
+    MetricsServer metricsServer = metricsOption.serve(metrics);
     ContinualTrainer trainer = new ContinualTrainer(model, settings, topics, topics.cleanExamples().name(),
         trainerSettings, metrics).start();
     Shutdown.awaitSignal(() -> {
