@@ -1,5 +1,6 @@
 package io.lorastream.gateway;
 
+import io.lorastream.contract.TenantId;
 import io.lorastream.model.SamplingParams;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -24,7 +25,7 @@ record CompletionRequest(String model, String tenant, Long pinnedVersion, String
     String model = string(body, "model");
     String tenant = null;
     Long pinned = null;
-    if (!io.lorastream.contract.TenantId.BASE.equals(model)) {
+    if (!TenantId.BASE.equals(model)) {
       int at = model.indexOf('@');
       tenant = at < 0 ? model : model.substring(0, at);
       if (at >= 0) {
@@ -35,7 +36,7 @@ record CompletionRequest(String model, String tenant, Long pinnedVersion, String
               + model + "'");
         }
       }
-      if (!io.lorastream.contract.TenantId.isValid(tenant)) {
+      if (!TenantId.isValid(tenant)) {
         throw ApiException.badRequest("invalid_model", "not a tenant id: '" + tenant + "'");
       }
     }

@@ -1,5 +1,11 @@
 package io.lorastream.gateway;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+
 /**
  * HTTP and serving limits of the gateway.
  *
@@ -19,7 +25,7 @@ package io.lorastream.gateway;
  */
 public record GatewaySettings(String host, int port, int maxBodyBytes, int maxPromptChars, int maxTokensLimit,
     int defaultMaxTokens, int queueCapacity, int maxBatchRows, double tenantRequestsPerSecond, int tenantBurst,
-    java.nio.file.Path adapterDirectory, long adapterMemoryBytes, int versionsKept) {
+    Path adapterDirectory, long adapterMemoryBytes, int versionsKept) {
 
   public GatewaySettings {
     if (port < 0 || port > 65535) {
@@ -34,7 +40,7 @@ public record GatewaySettings(String host, int port, int maxBodyBytes, int maxPr
     if (!(tenantRequestsPerSecond > 0) || tenantBurst < 1) {
       throw new IllegalArgumentException("the per-tenant rate must be > 0 and the burst at least 1");
     }
-    java.util.Objects.requireNonNull(adapterDirectory, "adapterDirectory");
+    Objects.requireNonNull(adapterDirectory, "adapterDirectory");
     if (adapterMemoryBytes < 0 || versionsKept < 1) {
       throw new IllegalArgumentException("adapter memory must be >= 0 and versions kept at least 1");
     }
@@ -42,11 +48,11 @@ public record GatewaySettings(String host, int port, int maxBodyBytes, int maxPr
 
   /** Defaults; adapters are kept in a fresh folder under the system's temporary directory. */
   public static GatewaySettings defaults() {
-    java.nio.file.Path adapters;
+    Path adapters;
     try {
-      adapters = java.nio.file.Files.createTempDirectory("lorastream-gateway-adapters");
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      adapters = Files.createTempDirectory("lorastream-gateway-adapters");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
     return new GatewaySettings("0.0.0.0", 8080, 1 << 20, 8192, 256, 32, 256, 32, 50, 100, adapters, 512L << 20, 2);
   }
