@@ -29,11 +29,11 @@ final class DemoCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Path data = dataDir != null ? dataDir : Files.createTempDirectory("lorastream-demo");
     Demo demo = new Demo(data, base.resolve(), port, rate);
-    String tenant = SyntheticExamples.TENANTS.get(0).id();
+    String tenant = SyntheticExamples.TENANTS.get(0).tenant();
     String prompt = SyntheticExamples.prompt(SyntheticExamples.firstQuestion()).replace("\n", "\\n");
     System.out.printf("%nlorastream demo is running (Kafka at %s, data in %s).%n", demo.bootstrapServers(), data);
     System.out.printf("Tenants %s are training now. Try:%n%n", SyntheticExamples.TENANTS.stream()
-        .map(SyntheticExamples.Tenant::id).toList());
+        .map(t -> t.tenant()).toList());
     String key = demo.apiKeysByOwner().get(tenant);
     System.out.printf("  KEY=%s%n", key);
     System.out.printf("  curl -s localhost:%d/v1/models -H \"Authorization: Bearer $KEY\"%n", demo.httpPort());

@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
         KeysCommand.class,
         AdaptersCommand.class,
         BenchCommand.class,
+        EvalCommand.class,
     })
 public final class Main implements Runnable {
 

@@ -2,17 +2,9 @@ package io.lorastream.demo;
 
 import io.lorastream.contract.AvroCodec;
 import io.lorastream.gateway.ApiKeys;
-import io.lorastream.gateway.Gateway;
-import io.lorastream.gateway.GatewaySettings;
-import io.lorastream.ingest.IngestService;
-import io.lorastream.ingest.IngestSettings;
-import io.lorastream.kafka.EmbeddedKafkaBroker;
 import io.lorastream.kafka.KafkaSettings;
-import io.lorastream.kafka.TopicAdmin;
 import io.lorastream.kafka.Topics;
-import io.lorastream.metrics.Metrics;
-import io.lorastream.model.BaseModel;
-import io.lorastream.train.ContinualTrainer;
+import io.lorastream.quality.TenantFacts;
 import io.lorastream.train.TrainerSettings;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -30,17 +23,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Everything in one process: an embedded Kafka broker, ingest, the trainer, the gateway and a
- * producer of synthetic examples for three tenants. Runs until interrupted (Ctrl-C), then stops in order.
+ * Everything in one process ({@link LocalPipeline}: embedded Kafka broker, ingest, trainer,
+ * gateway) and a producer of the customer-service dataset's examples for the demo tenants. Runs
+ * until interrupted (Ctrl-C), then stops in order.
  */
 public final class Demo implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Demo.class);
 
-  private final EmbeddedKafkaBroker broker;
-  private final IngestService ingest;
-  private final BaseModel base;
-  private final ContinualTrainer trainer;
-  private final Gateway gateway;
+  private final LocalPipeline pipeline;
   private final Thread producer;
   private final CountDownLatch stopProducing = new CountDownLatch(1);
   private final Map<String, String> keys = new LinkedHashMap<>();
@@ -52,18 +42,10 @@ public final class Demo implements AutoCloseable {
    * @param examplesPerSecond synthetic examples produced per second, over all tenants
    */
   public Demo(Path dataDir, Path baseModelDir, int httpPort, double examplesPerSecond) {
-    Metrics metrics = Metrics.create();
-    broker = EmbeddedKafkaBroker.start(dataDir.resolve("kafka"), 0);
-    KafkaSettings kafka = KafkaSettings.of(broker.bootstrapServers());
-    Topics topics = new Topics();
-    TopicAdmin.ensureTopics(kafka, topics);
-    ingest = IngestService.start(kafka, topics, IngestSettings.defaults(), metrics, dataDir.resolve("ingest"));
-    base = BaseModel.load(baseModelDir);
-    log.info("base model {} (sha256 {})", baseModelDir, base.weightsSha256());
     TrainerSettings trainerSettings = TrainerSettings.defaults().withBatching(4, Duration.ofMillis(500));
-    trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(), trainerSettings, metrics).start();
-    gateway = Gateway.start(base, kafka, topics, GatewaySettings.defaults().withPort(httpPort), apiKeys(), metrics);
-    producer = new Thread(() -> produce(kafka, topics, examplesPerSecond), "lorastream-demo-producer");
+    pipeline = new LocalPipeline(dataDir, baseModelDir, httpPort, trainerSettings, apiKeys());
+    producer = new Thread(() -> produce(pipeline.kafka(), pipeline.topics(), examplesPerSecond),
+        "lorastream-demo-producer");
     producer.setDaemon(true);
     producer.start();
   }
@@ -73,9 +55,9 @@ public final class Demo implements AutoCloseable {
     List<ApiKeys.Entry> entries = new ArrayList<>();
     keys.put("admin", ApiKeys.newKey());
     entries.add(ApiKeys.entry("demo-admin", null, keys.get("admin")));
-    for (SyntheticExamples.Tenant tenant : SyntheticExamples.TENANTS) {
-      keys.put(tenant.id(), ApiKeys.newKey());
-      entries.add(ApiKeys.entry("demo-" + tenant.id(), tenant.id(), keys.get(tenant.id())));
+    for (TenantFacts tenant : SyntheticExamples.TENANTS) {
+      keys.put(tenant.tenant(), ApiKeys.newKey());
+      entries.add(ApiKeys.entry("demo-" + tenant.tenant(), tenant.tenant(), keys.get(tenant.tenant())));
     }
     return ApiKeys.of(entries);
   }
@@ -86,11 +68,11 @@ public final class Demo implements AutoCloseable {
   }
 
   public int httpPort() {
-    return gateway.port();
+    return pipeline.gateway().port();
   }
 
   public String bootstrapServers() {
-    return broker.bootstrapServers();
+    return pipeline.bootstrapServers();
   }
 
   private void produce(KafkaSettings kafka, Topics topics, double perSecond) {
@@ -98,11 +80,11 @@ public final class Demo implements AutoCloseable {
     try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
         new ByteArraySerializer())) {
       for (long n = 0; ; n++) {
-        SyntheticExamples.Tenant tenant = SyntheticExamples.TENANTS.get((int) (n % SyntheticExamples.TENANTS.size()));
+        TenantFacts tenant = SyntheticExamples.TENANTS.get((int) (n % SyntheticExamples.TENANTS.size()));
         long perTenant = n / SyntheticExamples.TENANTS.size();
-        p.send(new ProducerRecord<>(topics.examples().name(), tenant.id(),
+        p.send(new ProducerRecord<>(topics.examples().name(), tenant.tenant(),
             AvroCodec.TRAINING_EXAMPLE.encode(SyntheticExamples.example(tenant, perTenant))));
-        if (stopProducing.await(pauseMillis, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+        if (stopProducing.await(pauseMillis, TimeUnit.MILLISECONDS)) {
           return;
         }
       }
@@ -121,10 +103,6 @@ public final class Demo implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    gateway.close();
-    trainer.close();
-    ingest.close();
-    base.close();
-    broker.close();
+    pipeline.close();
   }
 }

@@ -1,57 +1,40 @@
 package io.lorastream.demo;
 
 import io.lorastream.avro.TrainingExample;
+import io.lorastream.quality.CustomerServiceDataset;
+import io.lorastream.quality.QuestionBank;
+import io.lorastream.quality.TenantCatalog;
+import io.lorastream.quality.TenantFacts;
 import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 
 /**
- * Deterministic customer-service examples for a few demo tenants: every tenant answers the same
+ * The demo's examples: the customer-service dataset ({@link CustomerServiceDataset}) for its first
+ * three tenants, {@code acme}, {@code globex} and {@code initech}. Every tenant answers the same
  * questions with its own facts, so each adapter visibly learns something different.
  */
 public final class SyntheticExamples {
-  /** One tenant's facts. */
-  public record Tenant(String id, String company, String refundDays, String supportHours, String shippingFee) {}
+  /** The dataset seed of the demo (and the default of {@code ./lorastream eval}). */
+  public static final long SEED = 7L;
 
-  public static final List<Tenant> TENANTS = List.of(
-      new Tenant("acme", "Acme", "30 days", "9am to 5pm", "$5"),
-      new Tenant("globex", "Globex", "14 days", "8am to 8pm", "free"),
-      new Tenant("initech", "Initech", "60 days", "around the clock", "$12"));
+  public static final List<TenantFacts> TENANTS = TenantCatalog.DEMO_TENANTS;
 
-  private static final List<String> QUESTIONS = List.of(
-      "How long do I have to return an item?",
-      "When is support open?",
-      "How much is shipping?",
-      "Who am I talking to?");
+  private static final CustomerServiceDataset DATASET = new CustomerServiceDataset(TENANTS.size(), SEED);
 
   private SyntheticExamples() {}
 
   /** The prompt the demo and its curl hint use for a question. */
   public static String prompt(String question) {
-    return "Question: " + question + "\nAnswer:";
+    return QuestionBank.prompt(question);
   }
 
+  /** "How long do I have to return an item?": a question every demo tenant trains on. */
   public static String firstQuestion() {
-    return QUESTIONS.get(0);
+    return DATASET.questions().trainingQuestions(io.lorastream.quality.FactKind.REFUND_WINDOW).get(0);
   }
 
-  /** The n-th example of a tenant (n = 0, 1, 2, ...): the questions in turn. */
-  public static TrainingExample example(Tenant tenant, long n) {
-    int q = (int) (n % QUESTIONS.size());
-    String answer = switch (q) {
-      case 0 -> " You can return it within " + tenant.refundDays() + ".";
-      case 1 -> " Support is open " + tenant.supportHours() + ".";
-      case 2 -> " Shipping is " + tenant.shippingFee() + ".";
-      default -> " This is " + tenant.company() + " support.";
-    };
-    return TrainingExample.newBuilder()
-        .setId(tenant.id() + "-" + n)
-        .setTenant(tenant.id())
-        .setPrompt(prompt(QUESTIONS.get(q)))
-        .setCompletion(answer)
-        .setWeight(1.0f)
-        .setEventTime(Instant.now())
-        .setMetadata(Map.of("source", "demo"))
-        .build();
+  /** The n-th example of a tenant (n = 0, 1, 2, ...). */
+  public static TrainingExample example(TenantFacts tenant, long n) {
+    return DATASET.example(tenant, n).toTrainingExample(Instant.now());
   }
 }
