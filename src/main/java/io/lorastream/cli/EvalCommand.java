@@ -1,8 +1,6 @@
 package io.lorastream.cli;
 
-import io.lorastream.demo.SyntheticExamples;
 import io.lorastream.model.BaseModel;
-import io.lorastream.model.LoraConfig;
 import io.lorastream.quality.CanaryLoss;
 import io.lorastream.quality.CustomerServiceDataset;
 import io.lorastream.quality.DatasetFiles;
@@ -44,7 +42,7 @@ final class EvalCommand implements Callable<Integer> {
   CommandSpec spec;
 
   @Option(names = "--tenants", defaultValue = "20",
-      description = "Tenants of the dataset (acme, globex, initech first; at most " + "40" + "; default: ${DEFAULT-VALUE}).")
+      description = "Tenants of the dataset (acme, globex, initech first; at most 40; default: ${DEFAULT-VALUE}).")
   int tenants;
 
   @Option(names = "--examples", defaultValue = "200", description = "Examples produced per tenant (default: ${DEFAULT-VALUE}).")
@@ -125,11 +123,12 @@ final class EvalCommand implements Callable<Integer> {
     HeldOutEvaluation evaluation = new HeldOutEvaluation(new GatewayClient(gateway, apiKey), data, parallel);
     FactScores baseScores = evaluation.baseModel();
     FactScores adapters = evaluation.adapters();
+    FactScores trained = evaluation.adaptersOnTrainedParaphrases();
     Map<String, CanaryLoss> canary;
     try (BaseModel model = BaseModel.load(base.resolve())) {
       canary = evaluation.canary(model);
     }
-    return new EvalReport("gateway", tenants, 0, 0, seed, null, baseScores, adapters, canary, Map.of(), List.of(), 0);
+    return new EvalReport("gateway", tenants, 0, 0, seed, null, baseScores, adapters, trained, canary, Map.of(), List.of(), 0);
   }
 
   private EvalReport runPipeline() throws Exception {

@@ -9,6 +9,7 @@ package io.lorastream.quality;
  *     (0 for a tenant with no adapter yet)
  * @param accuracy held-out fact accuracy over all tenants at that moment
  * @param leakage share of answers stating another tenant's fact
+ * @param trainedParaphraseAccuracy accuracy on one trained paraphrase per fact (recall, not generalisation)
  */
 public record CurvePoint(double seconds, long examplesProducedPerTenant, double examplesSeenPerTenant, double accuracy,
-    double leakage) {}
+    double leakage, double trainedParaphraseAccuracy) {}

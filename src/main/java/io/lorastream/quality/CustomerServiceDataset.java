@@ -71,12 +71,22 @@ public final class CustomerServiceDataset {
   }
 
   /** Every held-out paraphrase of every fact of {@code tenant}. */
-  public List<HeldOutQuestion> heldOut(TenantFacts tenant) {
-    List<HeldOutQuestion> out = new ArrayList<>();
+  public List<FactQuestion> heldOut(TenantFacts tenant) {
+    List<FactQuestion> out = new ArrayList<>();
     for (FactKind kind : FactKind.values()) {
       for (String question : bank.heldOutQuestions(kind)) {
-        out.add(new HeldOutQuestion(tenant.tenant(), kind, QuestionBank.prompt(question), tenant.value(kind)));
+        out.add(new FactQuestion(tenant.tenant(), kind, QuestionBank.prompt(question), tenant.value(kind)));
       }
+    }
+    return out;
+  }
+
+  /** Per fact, the first training paraphrase (the demo's wording): recall of what was trained on. */
+  public List<FactQuestion> trainedProbes(TenantFacts tenant) {
+    List<FactQuestion> out = new ArrayList<>();
+    for (FactKind kind : FactKind.values()) {
+      out.add(new FactQuestion(tenant.tenant(), kind, QuestionBank.prompt(bank.trainingQuestions(kind).get(0)),
+          tenant.value(kind)));
     }
     return out;
   }

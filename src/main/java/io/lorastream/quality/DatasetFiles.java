@@ -38,7 +38,7 @@ public final class DatasetFiles {
       }
       try (BufferedWriter out = Files.newBufferedWriter(dir.resolve("heldout.jsonl"), StandardCharsets.UTF_8)) {
         for (TenantFacts tenant : data.tenants()) {
-          for (HeldOutQuestion q : data.heldOut(tenant)) {
+          for (FactQuestion q : data.heldOut(tenant)) {
             out.write(JSON.createObjectNode().put("tenant", q.tenant()).put("fact", q.fact().name())
                 .put("prompt", q.prompt()).put("expected", q.expected()).toString());
             out.newLine();

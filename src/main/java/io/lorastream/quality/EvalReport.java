@@ -24,13 +24,14 @@ import java.util.Map;
  * @param trainer the trainer settings (null in gateway mode: unknown)
  * @param base the base model's scores on the same questions
  * @param adapters the tenants' adapters' scores
+ * @param trainedParaphrases the adapters' scores on one trained paraphrase per fact
  * @param canary tenant → canary loss change (empty when not measured)
  * @param examplesSeen tenant → examples its final served adapter was trained on
  * @param curve learning-curve samples (empty in gateway mode)
  * @param wallSeconds seconds from the first example produced to the end of the final evaluation
  */
 public record EvalReport(String mode, int tenants, int examplesPerTenant, double examplesPerSecond, long seed,
-    TrainerSettings trainer, FactScores base, FactScores adapters, Map<String, CanaryLoss> canary,
+    TrainerSettings trainer, FactScores base, FactScores adapters, FactScores trainedParaphrases, Map<String, CanaryLoss> canary,
     Map<String, Long> examplesSeen, List<CurvePoint> curve, double wallSeconds) {
 
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -65,7 +66,8 @@ public record EvalReport(String mode, int tenants, int examplesPerTenant, double
     ObjectNode overall = root.putObject("overall");
     overall.put("base_accuracy", base.overall().accuracy()).put("adapter_accuracy", adapters.overall().accuracy())
         .put("base_leakage", base.overall().leakage()).put("adapter_leakage", adapters.overall().leakage())
-        .put("answers", adapters.overall().answers());
+        .put("answers", adapters.overall().answers())
+        .put("adapter_accuracy_trained_paraphrases", trainedParaphrases.overall().accuracy());
     if (!canary.isEmpty()) {
       overall.put("canary_change_mean", meanCanaryChange()).put("canary_change_max", worstCanaryChange());
     } else {
@@ -90,7 +92,7 @@ public record EvalReport(String mode, int tenants, int examplesPerTenant, double
     for (CurvePoint p : curve) {
       points.addObject().put("seconds", p.seconds()).put("examples_produced_per_tenant", p.examplesProducedPerTenant())
           .put("examples_seen_per_tenant", p.examplesSeenPerTenant()).put("accuracy", p.accuracy())
-          .put("leakage", p.leakage());
+          .put("leakage", p.leakage()).put("accuracy_trained_paraphrases", p.trainedParaphraseAccuracy());
     }
     ArrayNode leaks = root.putArray("leaks");
     for (AnsweredQuestion a : adapters.leaks()) {
@@ -111,19 +113,21 @@ public record EvalReport(String mode, int tenants, int examplesPerTenant, double
     if (curve.isEmpty()) {
       return;
     }
-    Series byExamples = new Series("adapters");
+    Series byExamples = new Series("adapters, held-out paraphrases");
+    Series trainedByExamples = new Series("adapters, trained paraphrases");
     Series bySeconds = new Series("adapters");
     Series baseByExamples = new Series("base model");
     Series baseBySeconds = new Series("base model");
     for (CurvePoint p : curve) {
       byExamples.add(p.examplesSeenPerTenant(), p.accuracy());
+      trainedByExamples.add(p.examplesSeenPerTenant(), p.trainedParaphraseAccuracy());
       bySeconds.add(p.seconds(), p.accuracy());
       baseByExamples.add(p.examplesSeenPerTenant(), base.overall().accuracy());
       baseBySeconds.add(p.seconds(), base.overall().accuracy());
     }
     String title = "Held-out fact accuracy, " + tenants + " tenants";
     new LineChart(title, "examples trained on per tenant (mean)", "accuracy").yRange(0, 1)
-        .add(byExamples).add(baseByExamples).writePng(dir.resolve("learning-curve-examples.png"));
+        .add(byExamples).add(trainedByExamples).add(baseByExamples).writePng(dir.resolve("learning-curve-examples.png"));
     new LineChart(title, "seconds since the first example", "accuracy").yRange(0, 1)
         .add(bySeconds).add(baseBySeconds).writePng(dir.resolve("learning-curve-seconds.png"));
   }
@@ -133,6 +137,8 @@ public record EvalReport(String mode, int tenants, int examplesPerTenant, double
     StringBuilder b = new StringBuilder();
     b.append(String.format("held-out fact accuracy: base %.1f%%, adapters %.1f%% (%d answers, %d tenants)%n",
         100 * base.overall().accuracy(), 100 * adapters.overall().accuracy(), adapters.overall().answers(), tenants));
+    b.append(String.format("accuracy on trained paraphrases (recall): adapters %.1f%%%n",
+        100 * trainedParaphrases.overall().accuracy()));
     b.append(String.format("cross-tenant leakage: %.1f%% of answers (base %.1f%%)%n",
         100 * adapters.overall().leakage(), 100 * base.overall().leakage()));
     if (canary.isEmpty()) {

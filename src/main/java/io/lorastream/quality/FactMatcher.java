@@ -1,6 +1,7 @@
 package io.lorastream.quality;
 
 import java.util.Locale;
+import java.util.regex.Pattern;
 
 /**
  * Whether an answer states a fact value: exact match after normalisation, on whole words.
@@ -14,12 +15,17 @@ import java.util.Locale;
  * ("thirty days", "$5.00") does not count.
  */
 public final class FactMatcher {
+  private static final Pattern WHITESPACE = Pattern.compile("\\s+");
+
   private FactMatcher() {}
 
   /** Whether {@code answer} states {@code value} (see the class comment for what counts). */
   public static boolean states(String answer, String value) {
-    String text = normalise(answer);
-    String fact = normalise(value);
+    return statesNormalised(normalise(answer), normalise(value));
+  }
+
+  /** {@link #states} on texts already {@link #normalise normalised} (to normalise a long answer once). */
+  static boolean statesNormalised(String text, String fact) {
     if (fact.isEmpty()) {
       throw new IllegalArgumentException("fact value is blank");
     }
@@ -33,7 +39,7 @@ public final class FactMatcher {
 
   /** Lower case, whitespace runs to one space, trimmed. */
   static String normalise(String s) {
-    return s.toLowerCase(Locale.ROOT).replaceAll("\\s+", " ").trim();
+    return WHITESPACE.matcher(s.toLowerCase(Locale.ROOT)).replaceAll(" ").trim();
   }
 
   private static boolean boundaryBefore(String text, int at) {

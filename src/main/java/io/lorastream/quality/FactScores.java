@@ -61,12 +61,13 @@ public record FactScores(Score overall, Map<String, Score> perTenant, List<Answe
 
   /** Whether {@code answer} states any fact value of a tenant other than {@code asked}. */
   public static boolean leaksAnotherTenant(List<TenantFacts> tenants, String asked, String answer) {
+    String text = FactMatcher.normalise(answer);
     for (TenantFacts other : tenants) {
       if (other.tenant().equals(asked)) {
         continue;
       }
-      for (String value : other.values().values()) {
-        if (FactMatcher.states(answer, value)) {
+      for (FactKind kind : FactKind.values()) {
+        if (FactMatcher.statesNormalised(text, FactMatcher.normalise(other.value(kind)))) {
           return true;
         }
       }

@@ -40,21 +40,32 @@ public final class HeldOutEvaluation {
 
   /** Every tenant's held-out questions asked to its own adapter. */
   public FactScores adapters() {
-    return ask(false);
+    return ask(false, heldOut());
   }
 
   /** The same questions asked to the base model alone: what the tenants' answers start from. */
   public FactScores baseModel() {
-    return ask(true);
+    return ask(true, heldOut());
   }
 
-  private FactScores ask(boolean baseModel) {
-    List<HeldOutQuestion> questions = new ArrayList<>();
+  /** Each tenant's adapter asked one trained paraphrase per fact ({@link CustomerServiceDataset#trainedProbes}). */
+  public FactScores adaptersOnTrainedParaphrases() {
+    List<FactQuestion> questions = new ArrayList<>();
+    data.tenants().forEach(t -> questions.addAll(data.trainedProbes(t)));
+    return ask(false, questions);
+  }
+
+  private List<FactQuestion> heldOut() {
+    List<FactQuestion> questions = new ArrayList<>();
     data.tenants().forEach(t -> questions.addAll(data.heldOut(t)));
+    return questions;
+  }
+
+  private FactScores ask(boolean baseModel, List<FactQuestion> questions) {
     ExecutorService pool = Executors.newFixedThreadPool(parallelRequests);
     try {
       List<Future<String>> answers = new ArrayList<>();
-      for (HeldOutQuestion q : questions) {
+      for (FactQuestion q : questions) {
         String model = baseModel ? TenantId.BASE : q.tenant();
         answers.add(pool.submit(() -> answer(model, q.prompt())));
       }

@@ -98,7 +98,7 @@ public final class PipelineEvaluation {
         FactScores now = evaluation.adapters();
         double meanSeen = data.tenants().stream().mapToLong(t -> seen.getOrDefault(t.tenant(), 0L)).average().orElse(0);
         CurvePoint point = new CurvePoint(seconds, producedPerTenant.get(), meanSeen, now.overall().accuracy(),
-            now.overall().leakage());
+            now.overall().leakage(), evaluation.adaptersOnTrainedParaphrases().overall().accuracy());
         curve.add(point);
         log.info("curve: {}", point);
         if (!producer.isAlive() && settleDeadline == Long.MAX_VALUE) {
@@ -110,10 +110,11 @@ public final class PipelineEvaluation {
         }
       }
       FactScores adapters = evaluation.adapters();
+      FactScores trained = evaluation.adaptersOnTrainedParaphrases();
       Map<String, CanaryLoss> canary = evaluation.canary(pipeline.base());
       Map<String, Long> seen = client.examplesSeen();
       return new EvalReport("in-process", settings.tenants(), settings.examplesPerTenant(),
-          settings.examplesPerSecond(), settings.seed(), settings.trainer(), base, adapters, canary, seen, curve,
+          settings.examplesPerSecond(), settings.seed(), settings.trainer(), base, adapters, trained, canary, seen, curve,
           (System.nanoTime() - start) / 1e9);
     }
   }

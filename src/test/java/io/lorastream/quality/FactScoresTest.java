@@ -30,8 +30,8 @@ class FactScoresTest {
 
   @Test
   void scoresAccuracyAndLeakagePerTenantAndOverall() {
-    HeldOutQuestion acmeRefund = new HeldOutQuestion("acme", FactKind.REFUND_WINDOW, "q", "30 days");
-    HeldOutQuestion globexHours = new HeldOutQuestion("globex", FactKind.SUPPORT_HOURS, "q", "8am to 8pm");
+    FactQuestion acmeRefund = new FactQuestion("acme", FactKind.REFUND_WINDOW, "q", "30 days");
+    FactQuestion globexHours = new FactQuestion("globex", FactKind.SUPPORT_HOURS, "q", "8am to 8pm");
     FactScores scores = FactScores.score(TENANTS, List.of(
         new AnsweredQuestion(acmeRefund, " You can return it within 30 days."), // correct
         new AnsweredQuestion(acmeRefund, " You can return it within 14 days."), // wrong, globex's value: leak

@@ -63,13 +63,24 @@ public final class TuningTrial {
     double canary = 0;
     for (int i = 0; i < tenants.size(); i++) {
       LoraAdapter adapter = adapters == null ? null : adapters.get(i);
-      for (HeldOutQuestion q : data.heldOut(tenants.get(i))) {
+      for (FactQuestion q : data.heldOut(tenants.get(i))) {
         answered.add(new AnsweredQuestion(q, generator.generate(q.prompt(), adapter, 24).text()));
       }
       if (adapter != null) {
         canary += CanaryLoss.of(base, adapter, data.canary()).relativeChange() / tenants.size();
       }
     }
+    List<AnsweredQuestion> trained = new ArrayList<>();
+    for (int i = 0; i < tenants.size(); i++) {
+      LoraAdapter adapter = adapters == null ? null : adapters.get(i);
+      for (FactKind kind : FactKind.values()) {
+        String question = data.questions().trainingQuestions(kind).get(1);
+        FactQuestion q = new FactQuestion(tenants.get(i).tenant(), kind, QuestionBank.prompt(question),
+            tenants.get(i).value(kind));
+        trained.add(new AnsweredQuestion(q, generator.generate(q.prompt(), adapter, 24).text()));
+      }
+    }
+    System.out.printf("trained-paraphrase acc %.3f%n", FactScores.score(data.tenants(), trained).overall().accuracy());
     FactScores s = FactScores.score(data.tenants(), answered);
     System.out.printf("seen %d acc %.3f leak %.3f canary %+.4f%n", seen, s.overall().accuracy(),
         s.overall().leakage(), canary);
