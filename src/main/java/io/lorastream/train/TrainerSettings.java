@@ -3,6 +3,7 @@ package io.lorastream.train;
 import io.lorastream.model.LoraConfig;
 import io.lorastream.model.TrainingSettings;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -119,11 +120,24 @@ public record TrainerSettings(
     }
   }
 
+  /**
+   * Micro-batches of 8 (or 1 s), lr 5e-3, every step a publish candidate, the default gate, and
+   * {@link #DEFAULT_LORA}.
+   */
   public static TrainerSettings defaults() {
     return new TrainerSettings(
         "lorastream-trainer", "trainer-0", 8, Duration.ofMillis(1000), 42L,
-        LoraConfig.defaults(), TrainingSettings.defaults(), 1, Duration.ofMinutes(1), Gate.defaults(), 5, 1);
+        DEFAULT_LORA, TrainingSettings.defaults(), 1, Duration.ofMinutes(1), Gate.defaults(), 5, 1);
   }
+
+  /**
+   * New tenants' adapters: r 8, alpha 16 on every linear projection ({@code all-linear}), not only
+   * PEFT's default q_proj and v_proj. A tenant's facts are values the base model must emit in
+   * place of others (its "30 days" where the base says "20 days"); with adapters on q and v only,
+   * lorastream-tiny learned none of them from 200 examples at lr 5e-3 or 1e-2, while all-linear
+   * answered 39% of held-out questions after 96 (the quality evaluation, README "Quality").
+   */
+  public static final LoraConfig DEFAULT_LORA = new LoraConfig(8, 16f, List.of(LoraConfig.ALL_LINEAR), 0f, false);
 
   public TrainerSettings withInstanceId(String id) {
     return new TrainerSettings(groupId, id, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
