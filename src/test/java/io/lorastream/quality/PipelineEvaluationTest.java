@@ -23,10 +23,10 @@ class PipelineEvaluationTest {
   Path out;
 
   @Test
-  void adaptersAnswerFactQuestionsBetterThanTheBaseModel() throws Exception {
+  void adaptersAnswerHeldOutQuestionsBetterThanTheBaseModel() throws Exception {
     TrainerSettings trainer = TrainerSettings.defaults().withBatching(4, Duration.ofMillis(300));
     PipelineEvaluation evaluation = new PipelineEvaluation(new PipelineEvaluation.Settings(
-        2, 48, 40, Duration.ofSeconds(10), Duration.ofSeconds(60), 7L, 8, trainer));
+        2, 72, 40, Duration.ofSeconds(10), Duration.ofSeconds(60), 7L, 8, trainer));
 
     EvalReport report = evaluation.run(dataDir, Path.of("models/lorastream-tiny"));
 
