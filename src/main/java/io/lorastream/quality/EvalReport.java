@@ -125,7 +125,7 @@ public record EvalReport(String mode, int tenants, int examplesPerTenant, double
       baseByExamples.add(p.examplesSeenPerTenant(), base.overall().accuracy());
       baseBySeconds.add(p.seconds(), base.overall().accuracy());
     }
-    String title = "Held-out fact accuracy, " + tenants + " tenants";
+    String title = "Fact accuracy, " + tenants + " tenants";
     new LineChart(title, "examples trained on per tenant (mean)", "accuracy").yRange(0, 1)
         .add(byExamples).add(trainedByExamples).add(baseByExamples).writePng(dir.resolve("learning-curve-examples.png"));
     new LineChart(title, "seconds since the first example", "accuracy").yRange(0, 1)

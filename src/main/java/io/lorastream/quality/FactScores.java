@@ -1,6 +1,7 @@
 package io.lorastream.quality;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,7 +57,7 @@ public record FactScores(Score overall, Map<String, Score> perTenant, List<Answe
       perTenant.put(tenant, perTenant.get(tenant).plus(correct, leaking));
       overall = overall.plus(correct, leaking);
     }
-    return new FactScores(overall, Map.copyOf(perTenant), List.copyOf(leaks));
+    return new FactScores(overall, Collections.unmodifiableMap(perTenant), List.copyOf(leaks));
   }
 
   /** Whether {@code answer} states any fact value of a tenant other than {@code asked}. */

@@ -154,6 +154,11 @@ public record TrainerSettings(
         publishMaxInterval, gate, keptVersions, maxFusedRows);
   }
 
+  public TrainerSettings withLora(LoraConfig config) {
+    return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, config, training, publishEverySteps,
+        publishMaxInterval, gate, keptVersions, maxFusedRows);
+  }
+
   public TrainerSettings withTraining(TrainingSettings t) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, t, publishEverySteps,
         publishMaxInterval, gate, keptVersions, maxFusedRows);
