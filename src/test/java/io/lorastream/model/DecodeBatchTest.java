@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.djl.ndarray.NDArray;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -151,6 +152,35 @@ class DecodeBatchTest {
             .containsExactly(done.get(id).tokenIds());
       }
     }
+  }
+
+  @Test
+  void fuzzedInterleavingsOfTenantsGiveEachRequestWhatItGetsAlone() {
+    // Seeded: which tenant, which prompt, how long, and when each request joins the running batch.
+    SplittableRandom random = new SplittableRandom(2026_11_28L);
+    List<LoraAdapter> adapters = Arrays.asList(tenantA, tenantB, tenantC, null);
+    List<String> prompts = List.of("refund?", "When is support open", "x", "Where is my order, please tell me now",
+        "a b c d e f");
+    List<GenerationRequest> requests = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      requests.add(greedy(prompts.get(random.nextInt(prompts.size())), adapters.get(random.nextInt(adapters.size())),
+          2 + random.nextInt(7)));
+    }
+    Map<Long, GenerationRequest> byId = new HashMap<>();
+    Map<Long, Completion> done = new HashMap<>();
+    Map<Long, List<Integer>> streamed = new HashMap<>();
+    try (DecodeBatch batch = new DecodeBatch(lm)) {
+      int next = 0;
+      while (next < requests.size() || !batch.isEmpty()) {
+        int joining = Math.min(requests.size() - next, random.nextInt(4));
+        for (int j = 0; j < joining; j++, next++) {
+          byId.put(batch.add(requests.get(next)), requests.get(next));
+        }
+        runSteps(batch, 1 + random.nextInt(3), done, streamed);
+      }
+    }
+    assertThat(done).hasSize(requests.size());
+    byId.forEach((id, request) -> assertSameAsAlone(request, done.get(id)));
   }
 
   private static void runSteps(
