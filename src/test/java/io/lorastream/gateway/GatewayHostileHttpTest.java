@@ -7,7 +7,9 @@ import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
 import io.lorastream.model.BaseModel;
 import io.lorastream.model.TinyModelFactory;
+import ch.qos.logback.classic.Level;
 import io.lorastream.testing.EmbeddedKafkaExtension;
+import io.lorastream.testing.LogCapture;
 import io.lorastream.testing.Snapshots;
 import io.vertx.core.json.JsonObject;
 import java.io.ByteArrayOutputStream;
@@ -22,6 +24,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -35,13 +38,15 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Hostile HTTP against a running gateway, over raw sockets so that nothing a client library does
  * hides what the server answers: malformed and oddly typed bodies, huge bodies and headers, clients
- * that trickle bytes, and thousands of idle connections.
+ * that trickle bytes, and thousands of idle connections; and one tenant's key against every route
+ * of another tenant, and API keys kept out of the logs.
  */
 class GatewayHostileHttpTest {
   @RegisterExtension
   static final EmbeddedKafkaExtension KAFKA = new EmbeddedKafkaExtension();
 
   static final String ACME_KEY = "ls-acme-hostile-key";
+  static final String GLOBEX_KEY = "ls-globex-hostile-key";
   static final int BODY_LIMIT = 4096;
   static final HttpLimits LIMITS = new HttpLimits(8192, Duration.ofSeconds(3), Duration.ofSeconds(2));
 
@@ -59,11 +64,14 @@ class GatewayHostileHttpTest {
     Topics topics = new Topics("hostile-http.");
     TopicAdmin.ensureTopics(KAFKA.settings(), topics);
     Snapshots.publish(KAFKA.settings(), topics.adapters().name(), Snapshots.of(base, "acme", 1, 1));
+    Snapshots.publish(KAFKA.settings(), topics.adapters().name(), Snapshots.of(base, "globex", 1, 2));
     GatewaySettings settings = new GatewaySettings("127.0.0.1", 0, BODY_LIMIT, 1000, 64, 8, 16, 8, 1000, 1000,
         adapterDir, 1 << 20, 2).withHttpLimits(LIMITS);
     gateway = Gateway.start(base, KAFKA.settings(), topics, settings,
-        ApiKeys.of(List.of(ApiKeys.entry("acme-app", "acme", ACME_KEY))), Metrics.create());
+        ApiKeys.of(List.of(ApiKeys.entry("acme-app", "acme", ACME_KEY),
+            ApiKeys.entry("globex-app", "globex", GLOBEX_KEY))), Metrics.create());
     assertThat(gateway.awaitReady(Duration.ofSeconds(30))).isTrue();
+    assertThat(gateway.store().get("globex")).isPresent();
   }
 
   @AfterAll
@@ -223,6 +231,69 @@ class GatewayHostileHttpTest {
       for (Socket s : idle) {
         s.close();
       }
+    }
+  }
+
+  static Stream<Arguments> anotherTenantsResources() {
+    String example = "{\"prompt\": \"p\", \"completion\": \"c\", \"tenant\": \"%s\"}";
+    return Stream.of(
+        Arguments.of("POST", "/v1/completions", "{\"model\": \"globex\", \"prompt\": \"hi\"}"),
+        Arguments.of("POST", "/v1/completions", "{\"model\": \"globex@1\", \"prompt\": \"hi\"}"),
+        Arguments.of("POST", "/v1/completions", "{\"model\": \"nobody\", \"prompt\": \"hi\"}"),
+        Arguments.of("POST", "/v1/examples", example.formatted("globex")),
+        Arguments.of("POST", "/v1/examples", "{\"examples\": [" + example.formatted("acme") + ", "
+            + example.formatted("globex") + "]}"),
+        Arguments.of("GET", "/v1/adapters/globex", null),
+        Arguments.of("GET", "/v1/adapters/globex/peft", null),
+        Arguments.of("GET", "/v1/adapters/nobody", null),
+        Arguments.of("GET", "/v1/adapters/acme/../globex", null),
+        Arguments.of("GET", "/v1/adapters/GLOBEX/peft", null),
+        Arguments.of("GET", "/v1/adapters/globex%2Fpeft", null));
+  }
+
+  @ParameterizedTest(name = "{0} {1} {2}")
+  @MethodSource("anotherTenantsResources")
+  void aTenantsKeyReachesNothingOfAnotherTenant(String method, String path, String body) throws Exception {
+    byte[] bytes = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
+    String head = method + " " + path + " HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + ACME_KEY
+        + "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + bytes.length + "\r\n\r\n";
+    HttpAnswer answer = exchange(head.getBytes(StandardCharsets.US_ASCII), bytes);
+
+    // 403 for another tenant or one that does not exist (the same answer: no probing for tenants),
+    // 400 for a path segment that is no tenant id at all.
+    assertThat(answer.status()).as(answer.body()).isIn(400, 403, 404);
+    assertThat(answer.contentType()).isEqualTo("application/json");
+    assertThat(new JsonObject(answer.body()).getJsonObject("error").getString("code")).isNotBlank();
+    // Nothing of globex's adapter: no digests, versions or weights.
+    assertThat(answer.body()).doesNotContain("weightsSha256", "\"version\"", "safetensors");
+  }
+
+  @Test
+  void modelsListsOnlyTheKeysOwnTenant() throws Exception {
+    HttpAnswer models = exchange(("GET /v1/models HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + ACME_KEY
+        + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    assertThat(models.status()).isEqualTo(200);
+    assertThat(models.body()).contains("acme").doesNotContain("globex");
+  }
+
+  @Test
+  void apiKeysNeverAppearInLogs() throws Exception {
+    String wrongKey = "ls-wrong-but-secret-0123456789";
+    try (LogCapture logs = LogCapture.start(Map.of("io.lorastream", Level.DEBUG, "io.vertx", Level.DEBUG))) {
+      for (String key : List.of(ACME_KEY, GLOBEX_KEY, wrongKey)) {
+        for (String body : List.of("{\"model\": \"acme\", \"prompt\": \"hi\", \"max_tokens\": 2}", "{broken",
+            "{\"model\": \"globex\", \"prompt\": \"hi\", \"max_tokens\": 2}")) {
+          String head = "POST /v1/completions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + key
+              + "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + body.length()
+              + "\r\n\r\n";
+          exchange(head.getBytes(StandardCharsets.US_ASCII), body.getBytes(StandardCharsets.UTF_8));
+        }
+      }
+      String head = "GET /v1/models HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + ACME_KEY
+          + "\r\nX-Padding: " + "p".repeat(20_000) + "\r\n\r\n";
+      exchange(head.getBytes(StandardCharsets.US_ASCII));
+      String text = logs.text();
+      assertThat(text).doesNotContain(ACME_KEY, GLOBEX_KEY, wrongKey, "hostile-key", "but-secret");
     }
   }
 
