@@ -208,6 +208,7 @@ class FusedLoraTrainerTest {
       separate.add(TENANTS.get(t).apply(500 + t));
       fused.add(TENANTS.get(t).apply(500 + t));
     }
+    List<byte[]> initial = fused.stream().map(LoraAdapter::toPeftSafetensors).toList();
     List<LoraTrainer> alone = trainers(separate);
     List<LoraTrainer> together = trainers(fused);
     int[] steps = new int[3];
@@ -229,9 +230,14 @@ class FusedLoraTrainerTest {
       }
       for (int t = 0; t < 3; t++) {
         assertThat(together.get(t).step()).isEqualTo(steps[t]);
-        // Float rounding only (sums in another order, ~1e-5 per step); a row of another tenant
-        // reaching this tenant's gradient moves weights by ~lr = 5e-3.
-        assertThat(maxAbsDifference(fused.get(t), separate.get(t))).as("tenant %d", t).isLessThanOrEqualTo(1e-4f);
+        // Float rounding only: sums run in another order and over other padding, and AdamW turns a
+        // rounding difference in a near-zero gradient into up to a few percent of a step (1.6e-4 seen
+        // after 4 steps). A row of another tenant reaching this tenant's gradient would change its
+        // update direction, moving weights by about the learning rate (5e-3) per step.
+        assertThat(maxAbsDifference(fused.get(t), separate.get(t))).as("tenant %d", t).isLessThanOrEqualTo(1e-3f);
+        if (steps[t] > 0) {
+          assertThat(fused.get(t).toPeftSafetensors()).as("tenant %d was trained", t).isNotEqualTo(initial.get(t));
+        }
       }
     } finally {
       closeAll(alone);
