@@ -113,7 +113,7 @@ final class AdaptersCommand implements Runnable {
     public Integer call() throws IOException {
       AdapterSnapshot s = newest(kafka.settings(), kafka.topics(), tenant);
       LoraConfig config = new LoraConfig(s.getRank(), s.getAlpha(), List.copyOf(s.getTargetModules()), 0f,
-          s.getUseRslora());
+          s.getUseRslora(), s.getLayersToTransform() == null ? null : List.copyOf(s.getLayersToTransform()));
       Files.createDirectories(out);
       Files.writeString(out.resolve("adapter_config.json"), config.toPeftAdapterConfigJson(baseModelName));
       Files.write(out.resolve("adapter_model.safetensors"), Bytes.of(s.getWeights()));
