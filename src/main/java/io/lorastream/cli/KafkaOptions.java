@@ -9,12 +9,12 @@ import picocli.CommandLine.Option;
 /** Kafka connection options shared by every command that talks to a broker. */
 final class KafkaOptions {
   @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT[,...]",
-      defaultValue = "${env:LORASTREAM_BOOTSTRAP_SERVERS:-localhost:9092}",
+      defaultValue = "localhost:9092",
       description = "Kafka bootstrap servers (env LORASTREAM_BOOTSTRAP_SERVERS; default: ${DEFAULT-VALUE}).")
   String bootstrapServers;
 
   @Option(names = "--topic-prefix", paramLabel = "PREFIX",
-      defaultValue = "${env:LORASTREAM_TOPIC_PREFIX:-lorastream.}",
+      defaultValue = Topics.DEFAULT_PREFIX,
       description = "Prefix of every topic name (default: ${DEFAULT-VALUE}).")
   String topicPrefix;
 

@@ -1,9 +1,19 @@
 package io.lorastream.cli;
 
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 
-/** Entry point of the {@code ./lorastream} launcher. */
+/**
+ * Entry point of the {@code ./lorastream} launcher. Every command takes its settings by the rule of
+ * {@link ConfigDefaults} (flag, then environment, then {@code --config} file, then default) and ends
+ * with one of the {@link #EXIT_CODES}.
+ */
 @Command(name = "lorastream", mixinStandardHelpOptions = true, version = "lorastream 0.1.0",
     description = "Continual per-tenant LoRA fine-tuning from Kafka, with multi-tenant serving.",
     subcommands = {
@@ -20,19 +30,59 @@ import picocli.CommandLine.Command;
         BenchCommand.class,
     })
 public final class Main implements Runnable {
+  static final int OK = 0;
+  static final int RUNTIME_FAILURE = 1;
+  static final int USAGE_ERROR = 2;
+  /** What every command's {@code --help} says about its exit status. */
+  static final Map<String, String> EXIT_CODES = Map.of(
+      " " + OK, "done",
+      " " + RUNTIME_FAILURE, "failed while running (Kafka unreachable, a file unreadable, input rejected, ...)",
+      " " + USAGE_ERROR, "usage error: an unknown option, a bad value or a missing argument; see --help");
+
+  // Read by ConfigDefaults before parsing (it decides the defaults); declared so every command accepts it.
+  @Option(names = ConfigDefaults.CONFIG_OPTION, paramLabel = "FILE", scope = ScopeType.INHERIT,
+      description = "Properties file of settings (keys are option names without dashes, e.g. batch-size=16); "
+          + "flags and LORASTREAM_* environment variables win over it (env LORASTREAM_CONFIG).")
+  Path config;
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    System.exit(run(args, System.getenv()));
   }
 
-  static CommandLine commandLine() {
+  /** Parses and runs {@code args} with {@code env} as the environment; returns the exit code. */
+  static int run(String[] args, Map<String, String> env) {
+    CommandLine cli;
+    try {
+      cli = commandLine(ConfigDefaults.of(args, env));
+    } catch (IllegalArgumentException e) {
+      System.err.println("lorastream: " + e.getMessage());
+      return USAGE_ERROR;
+    }
+    return cli.execute(args);
+  }
+
+  /** The command tree with {@code defaults} below every command's flags. */
+  static CommandLine commandLine(ConfigDefaults defaults) {
     CommandLine cli = new CommandLine(new Main());
+    List<String> unknown = defaults.unknownFileKeys(cli);
+    if (!unknown.isEmpty()) {
+      throw new IllegalArgumentException("configuration file " + defaults.filePath() + " sets " + unknown
+          + ", which no command has; keys are option names without dashes (see ./lorastream COMMAND --help)");
+    }
+    cli.setDefaultValueProvider(defaults);
+    exitCodesInHelp(cli);
     // Users see one line saying what went wrong, not a stack trace.
     cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
       cmd.getErr().println("lorastream " + cmd.getCommandName() + ": " + message(e));
-      return 1;
+      return RUNTIME_FAILURE;
     });
     return cli;
+  }
+
+  private static void exitCodesInHelp(CommandLine command) {
+    command.getCommandSpec().usageMessage().exitCodeListHeading("Exit codes:%n")
+        .exitCodeList(new TreeMap<>(EXIT_CODES));
+    command.getSubcommands().values().forEach(Main::exitCodesInHelp);
   }
 
   private static String message(Throwable e) {
