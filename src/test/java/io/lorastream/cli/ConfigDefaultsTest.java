@@ -3,6 +3,7 @@ package io.lorastream.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.lorastream.kafka.KafkaSettings;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -127,5 +128,21 @@ class ConfigDefaultsTest {
     assertThatThrownBy(() -> cli(Map.of("LORASTREAM_BATCH_SIZE", "many"), file()).parseArgs("trainer"))
         .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--batch-size")
         .hasMessageContaining("many");
+  }
+
+  @Test
+  void kafkaClientPropertiesComeFromAFileAndFlagsWinOverIt() throws Exception {
+    Path client = dir.resolve("client.properties");
+    Files.writeString(client, "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n");
+    TrainerCommand trainer = trainer(Map.of("LORASTREAM_KAFKA_CONFIG", client.toString()), file(),
+        "--kafka-property", "sasl.mechanism=PLAIN");
+    KafkaSettings settings = trainer.kafka.settings();
+    assertThat(settings.clientProperties()).containsEntry("security.protocol", "SASL_SSL")
+        .containsEntry("sasl.mechanism", "PLAIN");
+    assertThat(settings.consumer("g")).containsEntry("security.protocol", "SASL_SSL");
+
+    Files.writeString(client, "bootstrap.servers=elsewhere:9092\n");
+    assertThatThrownBy(() -> trainer(Map.of(), file(), "--kafka-config", client.toString()).kafka.settings())
+        .hasMessageContaining("--bootstrap-servers");
   }
 }
