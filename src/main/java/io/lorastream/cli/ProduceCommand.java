@@ -40,10 +40,11 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(name = "produce", mixinStandardHelpOptions = true,
-    description = "Send training examples from a JSONL file (one {\"id\", \"tenant\", \"prompt\", \"completion\", "
-        + "\"weight\"?, \"eventTime\"? (epoch ms), \"metadata\"?} per line) to the examples topic. Lines that are not "
-        + "JSON or break the example rules are reported with their line numbers and not sent; the command ends with "
-        + "the counts sent, acknowledged by Kafka and rejected, and exits 1 unless every line was sent and acknowledged.")
+    description = {"Send training examples from a JSONL file to the examples topic.",
+        "One {\"id\", \"tenant\", \"prompt\", \"completion\", \"weight\"?, \"eventTime\"? (epoch ms), \"metadata\"?} "
+        + "per line. Lines that are not JSON or break the example rules are reported with their line numbers and not "
+        + "sent; the command ends with the counts sent, acknowledged by Kafka and rejected, and exits 1 unless every "
+        + "line was sent and acknowledged."})
 final class ProduceCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
 
