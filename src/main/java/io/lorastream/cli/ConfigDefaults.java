@@ -9,9 +9,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import picocli.CommandLine;
 import picocli.CommandLine.IDefaultValueProvider;
 import picocli.CommandLine.Model.ArgSpec;
@@ -39,6 +41,8 @@ final class ConfigDefaults implements IDefaultValueProvider {
   private final Map<String, String> env;
   private final Properties file;
   private final Path filePath;
+  // Options whose value came from here, with where from (for error messages).
+  private final Map<ArgSpec, String> sources = new ConcurrentHashMap<>();
 
   ConfigDefaults(Map<String, String> env, Properties file, Path filePath) {
     this.env = Map.copyOf(env);
@@ -96,11 +100,23 @@ final class ConfigDefaults implements IDefaultValueProvider {
     for (String candidate : List.of(envName(qualified), envName(name))) {
       String value = env.get(candidate);
       if (value != null) {
+        sources.put(option, "environment variable " + candidate);
         return value;
       }
     }
-    String fromFile = file.getProperty(qualified);
-    return fromFile != null ? fromFile : file.getProperty(name);
+    for (String key : List.of(qualified, name)) {
+      String value = file.getProperty(key);
+      if (value != null) {
+        sources.put(option, "key " + key + " of " + filePath);
+        return value;
+      }
+    }
+    return null;
+  }
+
+  /** Where the value of {@code arg} came from when not from the command line; empty for a flag or a default. */
+  Optional<String> source(ArgSpec arg) {
+    return Optional.ofNullable(arg == null ? null : sources.get(arg));
   }
 
   /** Keys of the file that name no configurable option of {@code root}'s commands; empty when all do. */

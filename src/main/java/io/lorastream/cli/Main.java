@@ -6,6 +6,8 @@ import java.util.Map;
 import java.util.TreeMap;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
 
@@ -71,12 +73,37 @@ public final class Main implements Runnable {
     }
     cli.setDefaultValueProvider(defaults);
     exitCodesInHelp(cli);
+    // A bad value that did not come from a flag: say where it came from, or it is hard to find.
+    CommandLine.IParameterExceptionHandler usage = cli.getParameterExceptionHandler();
+    cli.setParameterExceptionHandler((e, args) -> {
+      String source = defaults.source(e.getArgSpec()).orElse(null);
+      if (source == null || onCommandLine(e.getArgSpec(), args)) {
+        return usage.handleParseException(e, args);
+      }
+      CommandLine.ParameterException located = new CommandLine.ParameterException(e.getCommandLine(),
+          e.getMessage() + " (set by " + source + ")", e, e.getArgSpec(), e.getValue());
+      return usage.handleParseException(located, args);
+    });
     // Users see one line saying what went wrong, not a stack trace.
     cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
       cmd.getErr().println("lorastream " + cmd.getCommandName() + ": " + message(e));
       return RUNTIME_FAILURE;
     });
     return cli;
+  }
+
+  private static boolean onCommandLine(ArgSpec arg, String[] args) {
+    if (!(arg instanceof OptionSpec option)) {
+      return true;
+    }
+    for (String a : args) {
+      for (String name : option.names()) {
+        if (a.equals(name) || a.startsWith(name + "=")) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private static void exitCodesInHelp(CommandLine command) {

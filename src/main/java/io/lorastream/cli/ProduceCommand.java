@@ -73,7 +73,8 @@ final class ProduceCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     ProduceProgress.Mode mode = mode(progress);
     if (showRejected < 0) {
-      throw new ParameterException(spec.commandLine(), "--show-rejected must be >= 0");
+      throw new ParameterException(spec.commandLine(), "--show-rejected must be >= 0, not " + showRejected,
+          spec.findOption("--show-rejected"), Integer.toString(showRejected));
     }
     if (!Files.isReadable(file)) {
       throw new IllegalArgumentException("cannot read " + file + ": give a JSONL file of examples");
@@ -152,7 +153,7 @@ final class ProduceCommand implements Callable<Integer> {
       return ProduceProgress.Mode.valueOf(value.strip().toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(),
-          "--progress must be auto, bar, lines or none, not '" + value + "'");
+          "--progress must be auto, bar, lines or none, not '" + value + "'", spec.findOption("--progress"), value);
     }
   }
 

@@ -125,9 +125,22 @@ class ConfigDefaultsTest {
     assertThat(cli.execute("trainer", "--batch-size", "many")).isEqualTo(Main.USAGE_ERROR);
     assertThat(err.toString()).contains("--batch-size", "many");
     // A bad value from the environment is reported against its option too.
-    assertThatThrownBy(() -> cli(Map.of("LORASTREAM_BATCH_SIZE", "many"), file()).parseArgs("trainer"))
-        .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("--batch-size")
-        .hasMessageContaining("many");
+    CommandLine badEnv = cli(Map.of("LORASTREAM_BATCH_SIZE", "many"), file());
+    StringWriter badEnvErr = new StringWriter();
+    badEnv.setErr(new PrintWriter(badEnvErr));
+    assertThat(badEnv.execute("trainer", "--group-id", "g")).isEqualTo(Main.USAGE_ERROR);
+    assertThat(badEnvErr.toString()).contains("--batch-size", "many", "set by environment variable LORASTREAM_BATCH_SIZE");
+    CommandLine badFile = cli(Map.of(), file("trainer.batch-size", "lots"));
+    StringWriter badFileErr = new StringWriter();
+    badFile.setErr(new PrintWriter(badFileErr));
+    assertThat(badFile.execute("trainer")).isEqualTo(Main.USAGE_ERROR);
+    assertThat(badFileErr.toString()).contains("set by key trainer.batch-size of test.properties");
+    // A bad flag is the flag's fault, whatever the environment says.
+    CommandLine badFlag = cli(Map.of("LORASTREAM_BATCH_SIZE", "12"), file());
+    StringWriter badFlagErr = new StringWriter();
+    badFlag.setErr(new PrintWriter(badFlagErr));
+    assertThat(badFlag.execute("trainer", "--batch-size=many")).isEqualTo(Main.USAGE_ERROR);
+    assertThat(badFlagErr.toString()).contains("many").doesNotContain("set by");
   }
 
   @Test
