@@ -69,7 +69,8 @@ public final class Main implements Runnable {
     List<String> unknown = defaults.unknownFileKeys(cli);
     if (!unknown.isEmpty()) {
       throw new IllegalArgumentException("configuration file " + defaults.filePath() + " sets " + unknown
-          + ", which no command has; keys are option names without dashes (see ./lorastream COMMAND --help)");
+          + ", which no command takes from a file; keys are the names of single-valued options without dashes, "
+          + "optionally after a command path (gateway.port; see ./lorastream COMMAND --help)");
     }
     cli.setDefaultValueProvider(defaults);
     exitCodesInHelp(cli);

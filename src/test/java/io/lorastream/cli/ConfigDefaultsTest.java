@@ -104,7 +104,7 @@ class ConfigDefaultsTest {
   void unknownOrMissingFileIsAUsageErrorThatSaysWhatToDo() throws Exception {
     assertThatThrownBy(() -> cli(Map.of(), file("batch-sise", "3")))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("[batch-sise]").hasMessageContaining("option names without dashes");
+        .hasMessageContaining("[batch-sise]").hasMessageContaining("single-valued options without dashes");
     assertThatThrownBy(() -> ConfigDefaults.of(new String[] {"--config", dir.resolve("nope").toString()}, Map.of()))
         .hasMessageContaining("does not exist");
     assertThat(Main.run(new String[] {"--config", dir.resolve("nope").toString(), "trainer"}, Map.of()))
