@@ -153,6 +153,46 @@ class DecodeBatchTest {
     }
   }
 
+  @Test
+  void promptsAdmittedTogetherShareForwardPassesAndEqualAlone() {
+    List<GenerationRequest> requests = List.of(
+        greedy("same len", tenantA, 9),
+        greedy("same len", tenantB, 9), // equal prompt, other tenant: must differ from row 0
+        greedy("same lem", null, 7),
+        greedy("a much longer prompt that pads the short ones on the left", tenantC, 11),
+        greedy("a much longer prompt that pads the short ones on the right", tenantA, 6),
+        greedy("mid-sized prompt here", tenantB, 0));
+    assertThat(DecodeBatch.prefillGroups(requests.stream().map(GenerationRequest::promptIds).toList()))
+        .as("equal lengths share a pass; far longer prompts get their own")
+        .containsExactly(List.of(0, 1, 2), List.of(5), List.of(3, 4));
+    Map<Long, Completion> done = new HashMap<>();
+    Map<Long, List<Integer>> streamed = new HashMap<>();
+    try (DecodeBatch batch = new DecodeBatch(lm)) {
+      long early = batch.add(greedy("already running", tenantC, 20));
+      runSteps(batch, 2, done, streamed);
+      List<Long> ids = batch.addAll(requests);
+      while (!batch.isEmpty()) {
+        runSteps(batch, 1, done, streamed);
+      }
+      assertSameAsAlone(greedy("already running", tenantC, 20), done.get(early));
+      for (int i = 0; i < requests.size(); i++) {
+        assertSameAsAlone(requests.get(i), done.get(ids.get(i)));
+      }
+      assertThat(done.get(ids.get(0)).tokenIds()).isNotEqualTo(done.get(ids.get(1)).tokenIds());
+    }
+  }
+
+  @Test
+  void anInvalidRequestAdmitsNoneOfItsGroup() {
+    int[] tooLong = new int[base.config().maxPositionEmbeddings() + 1];
+    try (DecodeBatch batch = new DecodeBatch(lm)) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> batch.addAll(List.of(
+              greedy("fine", tenantA, 5), new GenerationRequest(tooLong, null, SamplingParams.greedy(5)))))
+          .isInstanceOf(IllegalArgumentException.class);
+      assertThat(batch.isEmpty()).isTrue();
+    }
+  }
+
   private static void runSteps(
       DecodeBatch batch, int steps, Map<Long, Completion> done, Map<Long, List<Integer>> streamed) {
     for (int s = 0; s < steps && !batch.isEmpty(); s++) {
