@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The HTTP API. Every route is listed in {@link #start}; handlers live in the route classes.
- * Everything under {@code /v1} needs an API key; health, readiness and metrics do not.
+ * Everything under {@code /v1} needs an API key, {@code /ui/api} an admin key; health, readiness,
+ * metrics and the status page itself ({@code /ui}, which asks for the key) do not.
  */
 public final class GatewayVerticle extends VerticleBase {
   private static final Logger log = LoggerFactory.getLogger(GatewayVerticle.class);
@@ -31,17 +32,19 @@ public final class GatewayVerticle extends VerticleBase {
   private final CompletionRoutes completions;
   private final AdapterRoutes adapters;
   private final ExampleRoutes examples;
+  private final StatusRoutes status;
   private final Metrics metrics;
   private HttpServer server;
 
   GatewayVerticle(GatewaySettings settings, ApiKeys keys, AdapterFollower follower, CompletionRoutes completions,
-      AdapterRoutes adapters, ExampleRoutes examples, Metrics metrics) {
+      AdapterRoutes adapters, ExampleRoutes examples, StatusRoutes status, Metrics metrics) {
     this.settings = settings;
     this.keys = keys;
     this.follower = follower;
     this.completions = completions;
     this.adapters = adapters;
     this.examples = examples;
+    this.status = status;
     this.metrics = metrics;
   }
 
@@ -63,6 +66,10 @@ public final class GatewayVerticle extends VerticleBase {
     router.post("/v1/examples").handler(examples::post);
     router.get("/v1/adapters/:tenant").handler(adapters::metadata);
     router.get("/v1/adapters/:tenant/peft").handler(adapters::peft);
+
+    router.get("/ui").handler(status::page);
+    router.route("/ui/api/*").handler(new AuthHandler(keys));
+    router.get("/ui/api/status").handler(status::status);
 
     router.route().failureHandler(this::failure);
     router.errorHandler(404, ctx -> Responses.error(ctx, ApiException.notFound("route_not_found",
@@ -154,6 +161,8 @@ public final class GatewayVerticle extends VerticleBase {
       case "/healthz" -> "healthz";
       case "/readyz" -> "readyz";
       case "/metrics" -> "metrics";
+      case "/ui" -> "ui";
+      case "/ui/api/status" -> "ui_status";
       default -> "other";
     };
   }
