@@ -75,8 +75,8 @@ class BenchCommandTest {
   }
 
   @Test
-  void jsonIsOneObjectOfFiguresInTheDocumentedShape() throws Exception {
-    Result r = run("fake", "--quick", "--json");
+  void jsonIsOneObjectOfFiguresInTheDocumentedShape(@TempDir Path dir) throws Exception {
+    Result r = run("fake", "--quick", "--json", "--out", dir.toString());
     assertThat(r.exit()).isZero();
     assertThat(FakeSuite.lastQuick).isTrue();
     JsonNode root = new ObjectMapper().readTree(r.out()); // fails on anything but one JSON value
@@ -97,8 +97,8 @@ class BenchCommandTest {
 
   @Test
   void tableHasAHeaderAndOneAlignedRowPerFigure(@TempDir Path dir) throws Exception {
-    Path file = dir.resolve("sub/report.txt");
-    Result r = run("fake", "--out", file.toString());
+    Path out = dir.resolve("sub");
+    Result r = run("fake", "--out", out.toString());
     assertThat(r.exit()).isZero();
     assertThat(FakeSuite.lastQuick).isFalse();
     List<String> lines = r.out().lines().toList();
@@ -109,7 +109,10 @@ class BenchCommandTest {
     // Columns line up: the unit column starts at the same offset in every row.
     assertThat(lines.get(1).indexOf("steps/s")).isEqualTo(lines.get(0).indexOf("unit"));
     assertThat(lines.get(2).indexOf(" bytes") + 1).isEqualTo(lines.get(0).indexOf("unit"));
-    assertThat(Files.readString(file)).isEqualTo(r.out());
+    JsonNode written = new ObjectMapper().readTree(Files.readString(out.resolve("report.json")));
+    assertThat(written.get("steps_per_s").get("ratio").asDouble()).isEqualTo(1.25);
+    assertThat(Files.readString(out.resolve("report.md")))
+        .contains("| steps_per_s | 12.5 | steps/s | 10.0 | 1.25x |");
   }
 
   @Test
