@@ -4,7 +4,9 @@ import io.lorastream.avro.TrainingExample;
 import io.lorastream.chart.LineChart;
 import io.lorastream.chart.Series;
 import io.lorastream.contract.AvroCodec;
+import io.lorastream.contract.Splits;
 import io.lorastream.gateway.ApiKeys;
+import io.lorastream.ingest.IngestSettings;
 import io.lorastream.kafka.KafkaSettings;
 import io.lorastream.kafka.Topics;
 import java.nio.file.Files;
@@ -42,6 +44,11 @@ public final class E2eBench implements BenchSuite {
   private static final String KEY = "ls-bench-e2e-admin";
   /** Chart buckets: latency percentiles and losses are taken per this many seconds. */
   private static final double BUCKET_S = 2;
+  /** The tenant of the one example that primes the pipeline before the load starts. */
+  static final String PRIME_TENANT = "bench-prime";
+  private static final java.time.Duration PRIME_TIMEOUT = java.time.Duration.ofMinutes(3);
+  /** The pipeline's ingest runs with its default holdout share. */
+  private static final double DEFAULT_HOLDOUT_SHARE = IngestSettings.DEFAULT_HOLDOUT_SHARE;
 
   @Override
   public String name() {
@@ -92,6 +99,7 @@ public final class E2eBench implements BenchSuite {
         GatewayWatcher watcher = new GatewayWatcher(processes.gatewayUrl(), KEY, ledger).start();
         TrainerMetricsSampler sampler = new TrainerMetricsSampler(processes.trainerMetricsUrl()).start();
         OpenLoopRequests requests = new OpenLoopRequests(processes.gatewayUrl(), KEY)) {
+      double primeSeconds = prime(kafka, topics, ledger);
       long loadStart = System.currentTimeMillis();
       long measureFrom = loadStart + (long) (scenario.warmupSeconds() * 1000);
       long loadEnd = loadStart + (long) (scenario.durationSeconds() * 1000);
@@ -142,7 +150,7 @@ public final class E2eBench implements BenchSuite {
             + "stopped", scenario.drainTimeoutSeconds()));
       }
       report(result, scenario, ledger, loadStart, measureFrom, loadEnd, underTraining, idleMany, idleOne,
-          sampler.samples(), atFrom.get(), atTo, startupSeconds, drainSeconds, watcher);
+          sampler.samples(), atFrom.get(), atTo, startupSeconds + primeSeconds, drainSeconds, watcher);
     }
     return result;
   }
@@ -155,6 +163,40 @@ public final class E2eBench implements BenchSuite {
     Path made = work.resolve("tiny");
     io.lorastream.model.TinyModelFactory.create(made, 42);
     return made.toAbsolutePath();
+  }
+
+  /**
+   * Sends one example of tenant {@link #PRIME_TENANT} (an id ingest will not hold out) and waits
+   * until the gateway serves an adapter trained on it: the load starts only once every process
+   * has done its part once (a JVM answering its health check may still be loading or joining its
+   * group). The example is accounted like any other. Returns the seconds it took.
+   */
+  private static double prime(KafkaSettings kafka, Topics topics, ExampleLedger ledger) throws Exception {
+    long started = System.nanoTime();
+    String id = "prime-0";
+    for (int i = 1; Splits.assign(PRIME_TENANT, id, DEFAULT_HOLDOUT_SHARE).equals(Splits.HOLDOUT); i++) {
+      id = "prime-" + i;
+    }
+    long now = System.currentTimeMillis();
+    TrainingExample example = TrainingExample.newBuilder().setId(id).setTenant(PRIME_TENANT)
+        .setPrompt("Question: Is anyone there?\nAnswer:").setCompletion(" Yes, we are here to help.")
+        .setWeight(1f).setEventTime(Instant.ofEpochMilli(now)).setMetadata(java.util.Map.of("source", "bench-e2e"))
+        .build();
+    ledger.produced(PRIME_TENANT, id, now);
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
+        new ByteArraySerializer())) {
+      producer.send(new ProducerRecord<>(topics.examples().name(), PRIME_TENANT,
+          AvroCodec.TRAINING_EXAMPLE.encode(example))).get();
+    }
+    long deadline = System.nanoTime() + PRIME_TIMEOUT.toNanos();
+    while (!ledger.servedAny(PRIME_TENANT)) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("the pipeline did not serve an adapter for one example within "
+            + PRIME_TIMEOUT + " (process logs in the report folder's work/)");
+      }
+      Thread.sleep(100);
+    }
+    return (System.nanoTime() - started) / 1e9;
   }
 
   /** Example i is due at start + i / rate; its event time is when it is sent. */
@@ -250,8 +292,11 @@ public final class E2eBench implements BenchSuite {
       result.add(Figure.against("e2e_requests_per_s", ok / window, measured.size() / window, "requests/s",
           "requests answered 200 per second of the window; baseline: requests sent; " + reqNote)
           .withAim("ratio 1.0 (all answered)"));
+      java.util.Map<Integer, Long> statuses = new java.util.TreeMap<>();
+      measured.stream().filter(s -> !s.ok()).forEach(s -> statuses.merge(s.status(), 1L, Long::sum));
       result.add(Figure.of("e2e_request_errors", measured.size() - ok, "requests",
-          "non-200 answers or no answer in the window; " + reqNote).withAim("0"));
+          "non-200 answers or no answer (status 0: timed out after 60 s or failed) in the window, by status "
+              + statuses + "; " + reqNote).withAim("0"));
       addLatency(result, "e2e_latency_p50_ms", 0.50, measured, idleMany, reqNote);
       addLatency(result, "e2e_latency_p99_ms", 0.99, measured, idleMany, reqNote);
     }
@@ -277,7 +322,8 @@ public final class E2eBench implements BenchSuite {
         "snapshots whose examplesSeen differs from the trainable examples their offsets cover").withAim("0"));
     result.add(Figure.of("e2e_snapshots_published", ledger.snapshots().size(), "snapshots", load));
     result.add(Figure.of("e2e_startup_s", startupSeconds, "s",
-        "broker, then ingest, trainer and gateway started as separate JVMs until each answered its health check"));
+        "broker, then ingest, trainer and gateway started as separate JVMs until each answered its health check, "
+            + "then until one priming example was served by the gateway"));
     result.add(Figure.of("e2e_drain_s", drainSeconds, "s",
         "from the last example sent until every trainable example was covered by a published snapshot"));
     if (!accounting.exact()) {

@@ -72,6 +72,11 @@ public final class ExampleLedger {
     }
   }
 
+  /** True once the gateway was seen serving any version of {@code tenant}. */
+  public synchronized boolean servedAny(String tenant) {
+    return served.containsKey(tenant);
+  }
+
   public synchronized long producedCount() {
     return producedEventTimes.size();
   }

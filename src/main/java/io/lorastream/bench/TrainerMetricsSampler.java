@@ -40,15 +40,23 @@ final class TrainerMetricsSampler implements AutoCloseable {
   Sample sample() {
     long at = System.currentTimeMillis();
     try {
-      String text = http.send(request, HttpResponse.BodyHandlers.ofString()).body();
-      return new Sample(at, PrometheusText.value(text, TRAINED), PrometheusText.value(text, TOKENS),
-          PrometheusText.value(text, STEPS));
+      HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+      if (response.statusCode() == 200) {
+        // A labelled counter appears only once it was first counted: absent from an answer means 0.
+        String text = response.body();
+        return new Sample(at, orZero(PrometheusText.value(text, TRAINED)), orZero(PrometheusText.value(text, TOKENS)),
+            orZero(PrometheusText.value(text, STEPS)));
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (Exception e) {
       // the trainer did not answer this time
     }
     return new Sample(at, Double.NaN, Double.NaN, Double.NaN);
+  }
+
+  private static double orZero(double v) {
+    return Double.isNaN(v) ? 0 : v;
   }
 
   synchronized List<Sample> samples() {
