@@ -46,13 +46,36 @@ class BenchCommandTest {
     }
   }
 
+  /** A suite whose check failed: one figure, a chart, a table and a failure. */
+  static final class FailingSuite implements BenchSuite {
+    @Override
+    public String name() {
+      return "failing";
+    }
+
+    @Override
+    public List<Figure> run(boolean quick) {
+      throw new AssertionError("run(BenchOptions) is the entry point");
+    }
+
+    @Override
+    public BenchResult run(BenchOptions options) {
+      return new BenchResult()
+          .add(Figure.of("lost_examples", 2, "examples", "two went missing").withAim("0"))
+          .chart("curve", new io.lorastream.chart.LineChart("curve", "x", "y")
+              .add(new io.lorastream.chart.Series("s").add(0, 1).add(1, 2)))
+          .table(new MarkdownTable("sweep", "tenants", "bytes").row(10, 840).row(100, 8400))
+          .fail("2 examples lost");
+    }
+  }
+
   private record Result(int exit, String out, String err) {}
 
   private static Result run(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     CommandLine cli = new CommandLine(
-        new BenchCommand(new BenchSuites(List.of(FakeSuite::new, OtherSuite::new))));
+        new BenchCommand(new BenchSuites(List.of(FakeSuite::new, OtherSuite::new, FailingSuite::new))));
     cli.setOut(new PrintWriter(out));
     cli.setErr(new PrintWriter(err));
     int exit = cli.execute(args);
@@ -63,7 +86,7 @@ class BenchCommandTest {
   void unknownSuiteFailsAndListsTheKnownOnes() {
     Result r = run("nope");
     assertThat(r.exit()).isNotZero();
-    assertThat(r.err()).contains("unknown suite 'nope'").contains("fake, other");
+    assertThat(r.err()).contains("unknown suite 'nope'").contains("fake, other, failing");
     assertThat(r.out()).isEmpty();
   }
 
@@ -116,7 +139,27 @@ class BenchCommandTest {
   }
 
   @Test
-  void standardRegistryHasTheModelSuite() {
-    assertThat(BenchSuites.standard().names()).contains("model");
+  void aFailedCheckStillWritesTheReportThenExitsWithOne(@TempDir Path dir) throws Exception {
+    Result r = run("failing", "--json", "--out", dir.toString());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err()).contains("FAILED: 2 examples lost");
+    JsonNode lost = new ObjectMapper().readTree(r.out()).get("lost_examples");
+    assertThat(lost.get("aim").asText()).isEqualTo("0");
+    String md = Files.readString(dir.resolve("report.md"));
+    assertThat(md).contains("**FAILED CHECKS**", "- 2 examples lost", "| lost_examples | 2.000 | examples | - | - | 0 |",
+        "### sweep", "| 100 | 8400 |", "![curve](curve.png)");
+    assertThat(javax.imageio.ImageIO.read(dir.resolve("curve.png").toFile()).getWidth()).isEqualTo(800);
+  }
+
+  @Test
+  void aMissingScenarioFileIsAUsageError(@TempDir Path dir) {
+    Result r = run("fake", "--scenario", dir.resolve("nope.properties").toString(), "--out", dir.toString());
+    assertThat(r.exit()).isEqualTo(2);
+    assertThat(r.err()).contains("no scenario file");
+  }
+
+  @Test
+  void standardRegistryHasEverySuite() {
+    assertThat(BenchSuites.standard().names()).contains("model", "trainer", "gateway", "e2e");
   }
 }
