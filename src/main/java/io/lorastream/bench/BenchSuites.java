@@ -15,7 +15,8 @@ public final class BenchSuites {
       ModelBench::new,
       TrainerBench::new,
       GatewayBench::new,
-      E2eBench::new);
+      E2eBench::new,
+      ScalingBench::new);
 
   private final List<Supplier<BenchSuite>> suites;
 
