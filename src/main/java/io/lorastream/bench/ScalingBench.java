@@ -111,36 +111,37 @@ public final class ScalingBench implements BenchSuite {
       optimizerState = t.optimizerStateSafetensors();
     }
     List<TenantRow> rows = new ArrayList<>();
+    List<LoraAdapter> held = new ArrayList<>();
     try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(work.resolve("kafka"), 0)) {
       KafkaSettings kafka = broker.settings();
       for (int n : counts) {
         Topics topics = new Topics("scaling-" + n + ".");
         TopicAdmin.ensureTopics(kafka, topics);
-        List<LoraAdapter> adapters = new ArrayList<>();
-        try {
-          long rssBefore = residentBytes();
-          List<byte[]> weights = new ArrayList<>();
-          for (int t = 0; t < n; t++) {
-            try (LoraAdapter trained = LoraAdapter.initialise(base, lora, 10_000 + t)) {
-              weights.add(trained.toPeftSafetensors());
-            }
+        List<byte[]> weights = new ArrayList<>();
+        for (int t = 0; t < n; t++) {
+          try (LoraAdapter trained = LoraAdapter.initialise(base, lora, 10_000 + t)) {
+            weights.add(trained.toPeftSafetensors());
           }
-          for (byte[] w : weights) {
-            // Loaded from bytes, as the gateway holds adapters: every page is written, hence resident.
-            adapters.add(LoraAdapter.fromPeftSafetensors(w, lora, base));
-          }
-          double residentPerAdapter = (residentBytes() - rssBefore - weightsBytes(weights)) / (double) n;
-          double[] publish = publishSnapshots(kafka, topics, base, lora, weights);
-          double[] checkpoint = publishCheckpoints(kafka, topics, base, lora, weights, optimizerState);
-          double[] cold = coldLoads(base, lora, weights, work.resolve("adapters-" + n));
-          weights.clear();
-          double train = trainingThroughput(base, adapters, workload, quick ? 12 : 24);
-          rows.add(new TenantRow(n, residentPerAdapter, publish[0], publish[1], checkpoint[0], checkpoint[1],
-              cold[0], cold[1], train));
-        } finally {
-          adapters.forEach(LoraAdapter::close);
         }
+        long rssBefore = residentBytes();
+        List<LoraAdapter> adapters = new ArrayList<>();
+        for (byte[] w : weights) {
+          // Loaded from bytes, as the gateway holds adapters: every page is written, hence resident.
+          adapters.add(LoraAdapter.fromPeftSafetensors(w, lora, base));
+        }
+        double residentPerAdapter = (residentBytes() - rssBefore) / (double) n;
+        // Kept open to the end: memory freed here would be reused by the next count's adapters.
+        held.addAll(adapters);
+        double[] publish = publishSnapshots(kafka, topics, base, lora, weights);
+        double[] checkpoint = publishCheckpoints(kafka, topics, base, lora, weights, optimizerState);
+        double[] cold = coldLoads(base, lora, weights, work.resolve("adapters-" + n));
+        weights.clear();
+        double train = trainingThroughput(base, adapters, workload, quick ? 12 : 24);
+        rows.add(new TenantRow(n, residentPerAdapter, publish[0], publish[1], checkpoint[0], checkpoint[1],
+            cold[0], cold[1], train));
       }
+    } finally {
+      held.forEach(LoraAdapter::close);
     }
     MarkdownTable table = new MarkdownTable("Cost by number of tenants (lorastream-tiny, LoRA r8 q/v)", "tenants",
         "RSS per adapter held (B)", "snapshot publish (ms/tenant)", "snapshot (B)", "checkpoint publish (ms/tenant)",
@@ -161,8 +162,9 @@ public final class ScalingBench implements BenchSuite {
       train.add(r.tenants(), r.trainTokensPerS());
       String at = " with " + r.tenants() + " tenants";
       result.add(Figure.of("scaling_resident_bytes_per_adapter_" + r.tenants(), r.residentPerAdapter(), "bytes",
-          "process RSS growth per adapter loaded from PEFT bytes (as the gateway holds them), less the bytes kept"
-              + " alive" + at));
+          "process RSS growth per adapter while " + r.tenants() + " adapters were loaded from PEFT bytes (as the "
+              + "gateway holds them; earlier counts' adapters stay open so freed memory is not reused); tensors "
+              + "alone (F32 A and B) are about the snapshot size, " + fmt(r.snapshotBytes()) + " B" + at));
       result.add(Figure.of("scaling_snapshot_publish_ms_per_tenant_" + r.tenants(), r.publishMsPerSnapshot(), "ms",
           "encode (PEFT safetensors + Avro) and produce one snapshot of " + fmt(r.snapshotBytes())
               + " B, all tenants in a row then flush, in-process broker" + at));
@@ -187,16 +189,13 @@ public final class ScalingBench implements BenchSuite {
         "tenants (log)", "tokens/s").add(train).logX());
   }
 
-  private static long weightsBytes(List<byte[]> weights) {
-    return weights.stream().mapToLong(w -> w.length).sum();
-  }
-
   /** Returns {ms per snapshot, bytes per snapshot}. */
   private static double[] publishSnapshots(KafkaSettings kafka, Topics topics, BaseModel base, LoraConfig lora,
       List<byte[]> weights) {
     long bytes = 0;
-    long started = System.nanoTime();
     try (KafkaProducer<String, byte[]> producer = producer(kafka)) {
+      awaitLeaders(producer, topics.adapters().name());
+      long started = System.nanoTime();
       for (int t = 0; t < weights.size(); t++) {
         byte[] w = weights.get(t);
         AdapterSnapshot snapshot = AdapterSnapshot.newBuilder().setTenant(ScenarioWorkload.tenant(t)).setVersion(1)
@@ -209,17 +208,18 @@ public final class ScalingBench implements BenchSuite {
         producer.send(new ProducerRecord<>(topics.adapters().name(), snapshot.getTenant(), value));
       }
       producer.flush();
+      double ms = (System.nanoTime() - started) / 1e6;
+      return new double[] {ms / weights.size(), bytes / (double) weights.size()};
     }
-    double ms = (System.nanoTime() - started) / 1e6;
-    return new double[] {ms / weights.size(), bytes / (double) weights.size()};
   }
 
   /** Returns {ms per checkpoint, bytes per checkpoint}. */
   private static double[] publishCheckpoints(KafkaSettings kafka, Topics topics, BaseModel base, LoraConfig lora,
       List<byte[]> weights, byte[] optimizerState) {
     long bytes = 0;
-    long started = System.nanoTime();
     try (KafkaProducer<String, byte[]> producer = producer(kafka)) {
+      awaitLeaders(producer, topics.checkpoints().name());
+      long started = System.nanoTime();
       for (int t = 0; t < weights.size(); t++) {
         AdapterCheckpoint checkpoint = AdapterCheckpoint.newBuilder().setTenant(ScenarioWorkload.tenant(t))
             .setStep(1).setBaseModelSha256(base.weightsSha256()).setRank(lora.rank()).setAlpha(lora.alpha())
@@ -231,9 +231,21 @@ public final class ScalingBench implements BenchSuite {
         producer.send(new ProducerRecord<>(topics.checkpoints().name(), checkpoint.getTenant(), value));
       }
       producer.flush();
+      double ms = (System.nanoTime() - started) / 1e6;
+      return new double[] {ms / weights.size(), bytes / (double) weights.size()};
     }
-    double ms = (System.nanoTime() - started) / 1e6;
-    return new double[] {ms / weights.size(), bytes / (double) weights.size()};
+  }
+
+  /**
+   * Sends a tombstone to every partition of a new topic and waits for them: until its partitions
+   * have leaders, sends are retried, and that wait is not a cost of publishing.
+   */
+  private static void awaitLeaders(KafkaProducer<String, byte[]> producer, String topic) {
+    int partitions = producer.partitionsFor(topic).size();
+    for (int p = 0; p < partitions; p++) {
+      producer.send(new ProducerRecord<>(topic, p, "scaling-warm-up", null));
+    }
+    producer.flush();
   }
 
   private static KafkaProducer<String, byte[]> producer(KafkaSettings kafka) {
@@ -304,7 +316,7 @@ public final class ScalingBench implements BenchSuite {
       deleteRecursively(dir);
     }
     MarkdownTable table = new MarkdownTable("Cost by base model size (CPU, fp32, LoRA r8 q/v, batch " + BATCH + ")",
-        "model", "parameters", "load (s)", "training step (s)", "training (tokens/s)", "decode (ms/token, batch 1)");
+        "model", "parameters", "load (s)", "training step (s)", "training (tokens/s)", "generation (ms/token, batch 1, prefill included)");
     Series load = new Series("load (s)");
     Series step = new Series("training step (s)");
     Series decode = new Series("decode (s/token x 10)");
@@ -321,7 +333,8 @@ public final class ScalingBench implements BenchSuite {
           "one LoraTrainer step of " + BATCH + " customer-service examples, median after a warm-up step; "
               + fmt(r.trainTokensPerS()) + " tokens/s"));
       result.add(Figure.of("scaling_model_decode_ms_per_token_" + key, r.decodeMsPerToken(), "ms",
-          "greedy decode with an adapter, batch 1: (time for 16 tokens - time for 1) / 15"));
+          "greedy completion of up to 16 tokens with an adapter, batch 1: wall time per generated token, "
+              + "prompt prefill (about 15 tokens) included; median of runs"));
     }
     result.table(table);
     result.chart("scaling_model_size", new LineChart("Cost by base model size", "parameters (log)", "seconds")
@@ -359,19 +372,18 @@ public final class ScalingBench implements BenchSuite {
     }
   }
 
-  /** Median of (time for 16 tokens − time for 1) / (tokens − 1) over {@code runs} pairs of runs. */
+  /**
+   * Median over {@code runs} of a 16-token greedy completion's time per generated token, prompt
+   * prefill included (a difference with a 1-token run would isolate decoding, but on a shared
+   * machine such differences came out negative).
+   */
   private static double decodeMsPerToken(Generator generator, LoraAdapter adapter, int[] prompt, int runs) {
     generator.generate(prompt, adapter, 2); // warm-up
     double[] perToken = new double[runs];
     for (int r = 0; r < runs; r++) {
       long t0 = System.nanoTime();
-      generator.generate(prompt, adapter, 1);
-      long one = System.nanoTime() - t0;
-      t0 = System.nanoTime();
-      Completion many = generator.generate(prompt, adapter, 16);
-      long all = System.nanoTime() - t0;
-      int extra = Math.max(1, many.tokenIds().length - 1);
-      perToken[r] = (all - one) / 1e6 / extra;
+      Completion completion = generator.generate(prompt, adapter, 16);
+      perToken[r] = (System.nanoTime() - t0) / 1e6 / Math.max(1, completion.tokenIds().length);
     }
     Arrays.sort(perToken);
     return perToken[runs / 2];
