@@ -319,7 +319,7 @@ public final class ScalingBench implements BenchSuite {
         "model", "parameters", "load (s)", "training step (s)", "training (tokens/s)", "generation (ms/token, batch 1, prefill included)");
     Series load = new Series("load (s)");
     Series step = new Series("training step (s)");
-    Series decode = new Series("decode (s/token x 10)");
+    Series decode = new Series("generation (ms per token / 100)");
     for (ModelRow r : rows) {
       table.row(r.name(), String.format(Locale.ROOT, "%,d", r.parameters()), fmt(r.loadS()), fmt(r.stepS()),
           fmt(r.trainTokensPerS()), fmt(r.decodeMsPerToken()));
