@@ -160,6 +160,6 @@ class BenchCommandTest {
 
   @Test
   void standardRegistryHasEverySuite() {
-    assertThat(BenchSuites.standard().names()).contains("model", "trainer", "gateway", "e2e");
+    assertThat(BenchSuites.standard().names()).contains("model", "trainer", "gateway", "e2e", "scaling");
   }
 }
