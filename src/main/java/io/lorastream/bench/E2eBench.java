@@ -58,7 +58,11 @@ public final class E2eBench implements BenchSuite {
   @Override
   public List<Figure> run(boolean quick) throws Exception {
     Path work = Files.createTempDirectory("lorastream-bench-e2e");
-    return run(new BenchOptions(quick, null, work)).figures();
+    try {
+      return run(new BenchOptions(quick, null, work)).figures();
+    } finally {
+      deleteRecursively(work);
+    }
   }
 
   @Override
