@@ -383,6 +383,9 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       return;
     }
     metrics.trainerSteps.inc(group.size());
+    for (FusedLoraTrainer.TenantBatch batch : batches) {
+      metrics.trainerTokens.inc(batch.trainer().inputTokens(batch.batch()));
+    }
     if (group.size() > 1 && !allFinite(losses)) {
       // Every tenant of the group took its step: all go back to the state before it, then train alone.
       log.warn("fused step of {} tenants gave a non-finite loss; training them one at a time", group.size());
