@@ -16,7 +16,8 @@ public final class BenchReport {
   /**
    * One JSON object, metric name to figure:
    * {@code {"<metric>": {"value": v, "unit": u, "baseline": b, "ratio": r, "note": n}}}; baseline
-   * and ratio are null when there is no baseline (as is any value that is not a finite number).
+   * and ratio are null when there is no baseline (as is any value that is not a finite number);
+   * a figure with an aim also carries {@code "aim"}.
    */
   public static String json(List<Figure> figures) {
     ObjectNode root = JSON.createObjectNode();
@@ -27,6 +28,9 @@ public final class BenchReport {
       number(node, "baseline", f.baseline());
       number(node, "ratio", f.ratio());
       node.put("note", f.note());
+      if (f.aim() != null) {
+        node.put("aim", f.aim());
+      }
     }
     try {
       return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root);
@@ -78,7 +82,35 @@ public final class BenchReport {
     return out.toString();
   }
 
-  private static String format(Double v) {
+  /**
+   * The report as markdown: a heading with the suite, when and where it ran, the figures (value,
+   * baseline, ratio, aim, note), each table, and the charts as images next to the file.
+   */
+  public static String markdown(String suite, BenchResult result, String context) {
+    StringBuilder out = new StringBuilder("# lorastream bench ").append(suite).append("\n\n");
+    out.append(context).append("\n\n");
+    if (!result.failures().isEmpty()) {
+      out.append("**FAILED CHECKS**\n\n");
+      result.failures().forEach(f -> out.append("- ").append(f).append('\n'));
+      out.append('\n');
+    }
+    MarkdownTable figures = new MarkdownTable("Figures", "metric", "value", "unit", "baseline", "ratio", "aim", "note");
+    for (Figure f : result.figures()) {
+      figures.row(f.metric(), format(f.value()), f.unit(), format(f.baseline()), ratio(f.ratio()),
+          f.aim() == null ? "" : f.aim(), f.note() == null ? "" : f.note());
+    }
+    out.append(figures.markdown()).append('\n');
+    for (MarkdownTable table : result.tables()) {
+      out.append(table.markdown()).append('\n');
+    }
+    for (String chart : result.chartNames()) {
+      out.append("![").append(chart).append("](").append(chart).append(".png)\n\n");
+    }
+    return out.toString();
+  }
+
+  /** A number as the reports print it: 0 decimals from 1000, 1 from 10, else 3. */
+  public static String format(Double v) {
     if (v == null) {
       return "-";
     }

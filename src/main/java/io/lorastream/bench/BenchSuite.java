@@ -4,7 +4,7 @@ import java.util.List;
 
 /** A benchmark suite run by {@code ./lorastream bench <name> [--quick] [--json]}. */
 public interface BenchSuite {
-  /** The suite's name on the command line: model, trainer, gateway or e2e. */
+  /** The suite's name on the command line: model, trainer, gateway, e2e or scaling. */
   String name();
 
   /**
@@ -13,4 +13,12 @@ public interface BenchSuite {
    * @param quick a short run (the whole suite under two minutes on a 2-core machine)
    */
   List<Figure> run(boolean quick) throws Exception;
+
+  /**
+   * Measures and returns figures, charts and tables. Suites that draw charts or take a scenario
+   * override this; the default reports {@link #run(boolean)}'s figures alone.
+   */
+  default BenchResult run(BenchOptions options) throws Exception {
+    return BenchResult.of(run(options.quick()));
+  }
 }

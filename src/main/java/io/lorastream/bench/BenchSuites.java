@@ -14,7 +14,9 @@ public final class BenchSuites {
   public static final List<Supplier<BenchSuite>> ALL = List.of(
       ModelBench::new,
       TrainerBench::new,
-      GatewayBench::new);
+      GatewayBench::new,
+      E2eBench::new,
+      ScalingBench::new);
 
   private final List<Supplier<BenchSuite>> suites;
 

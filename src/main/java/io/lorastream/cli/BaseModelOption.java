@@ -14,7 +14,6 @@ final class BaseModelOption {
   static final long DEFAULT_SEED = 42L;
 
   @Option(names = "--base-model", paramLabel = "DIR",
-      defaultValue = "${env:LORASTREAM_BASE_MODEL}",
       description = "Hugging Face style Llama model folder (config.json, model.safetensors, tokenizer.json); "
           + "default: models/lorastream-tiny, made if missing.")
   Path baseModel;

@@ -42,7 +42,7 @@ final class DemoCommand implements Callable<Integer> {
         + "    -d '{\"model\": \"%s\", \"prompt\": \"%s\", \"max_tokens\": 16}'%n%n", demo.httpPort(), tenant, prompt);
     System.out.println("API keys of this run (each reaches only its own tenant; admin reaches all):");
     demo.apiKeysByOwner().forEach((owner, k) -> System.out.printf("  %-8s %s%n", owner, k));
-    System.out.println();
+    System.out.printf("%nLive status of every tenant: http://localhost:%d/ui (enter the admin key).%n%n", demo.httpPort());
     System.out.println("Ctrl-C stops the demo.");
     Shutdown.awaitSignal(demo);
     return 0;

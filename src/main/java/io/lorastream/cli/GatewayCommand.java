@@ -26,7 +26,7 @@ final class GatewayCommand implements Callable<Integer> {
   @Option(names = "--port", defaultValue = "8080", description = "HTTP port (default: ${DEFAULT-VALUE}).")
   int port;
 
-  @Option(names = "--api-keys", required = true, paramLabel = "FILE", defaultValue = "${env:LORASTREAM_API_KEYS}",
+  @Option(names = "--api-keys", required = true, paramLabel = "FILE",
       description = "API keys file (hashes only; make one with ./lorastream keys add). Env LORASTREAM_API_KEYS.")
   Path apiKeys;
 

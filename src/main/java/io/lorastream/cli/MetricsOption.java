@@ -6,7 +6,7 @@ import picocli.CommandLine.Option;
 
 /** The {@code --metrics-port} option of processes without an HTTP API of their own. */
 final class MetricsOption {
-  @Option(names = "--metrics-port", defaultValue = "${env:LORASTREAM_METRICS_PORT:-9400}",
+  @Option(names = "--metrics-port", defaultValue = "9400",
       description = "Port of GET /metrics and /healthz (env LORASTREAM_METRICS_PORT; default: ${DEFAULT-VALUE}).")
   int port;
 

@@ -13,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -39,6 +40,8 @@ public final class AdapterStore {
   private final int versionsKept;
   // Per tenant: served versions, newest first; replaced as a whole (copy on write).
   private final Map<String, List<ServedAdapter>> adapters = new ConcurrentHashMap<>();
+  // What the status page shows of versions already replaced (60 per tenant: two minutes at one publish every 2 s).
+  private final TenantHistory history = new TenantHistory(60, Clock.systemUTC());
 
   AdapterStore(BaseModel base, Metrics metrics, AdapterEvents events, Path directory, int versionsKept) {
     if (versionsKept < 1) {
@@ -60,6 +63,16 @@ public final class AdapterStore {
   public Optional<ServedAdapter> get(String tenant) {
     List<ServedAdapter> versions = adapters.get(tenant);
     return versions == null ? Optional.empty() : Optional.of(versions.get(0));
+  }
+
+  /** Every version still held of a tenant, newest first; empty when none. */
+  List<ServedAdapter> versions(String tenant) {
+    return adapters.getOrDefault(tenant, List.of());
+  }
+
+  /** The recent versions of every tenant as they were applied (bounded). */
+  TenantHistory history() {
+    return history;
   }
 
   /** A specific version, while it is still held. */
@@ -91,7 +104,8 @@ public final class AdapterStore {
     LoraAdapter adapter;
     try {
       config = new LoraConfig(snapshot.getRank(), snapshot.getAlpha(), List.copyOf(snapshot.getTargetModules()), 0f,
-          snapshot.getUseRslora());
+          snapshot.getUseRslora(),
+          snapshot.getLayersToTransform() == null ? null : List.copyOf(snapshot.getLayersToTransform()));
       adapter = LoraAdapter.fromPeftSafetensors(weights, config, base);
     } catch (RuntimeException e) {
       return reject(snapshot, "unloadable", e.getMessage());
@@ -111,6 +125,7 @@ public final class AdapterStore {
       }
     }
     adapters.put(tenant, List.copyOf(versions));
+    history.applied(facts);
     metrics.gatewaySnapshotsApplied.inc();
     metrics.gatewayAdaptersServed.set(adapters.size());
     log.debug("serving tenant {} v{}", tenant, snapshot.getVersion());
@@ -120,6 +135,7 @@ public final class AdapterStore {
   /** A tombstone: the tenant is removed. */
   public void remove(String tenant) {
     List<ServedAdapter> previous = adapters.remove(tenant);
+    history.removed(tenant);
     if (previous != null) {
       previous.forEach(events::dropped);
       metrics.gatewayAdaptersServed.set(adapters.size());

@@ -5,12 +5,13 @@ import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
 import io.lorastream.model.BaseModel;
 import io.vertx.core.Vertx;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
  * A running gateway: the inference engine, the adapter store and its follower, the Kafka inference
- * service, and the HTTP verticle. Started in that order, closed in reverse.
+ * service, the dead letter counter of the status page, and the HTTP verticle. Started in that order, closed in reverse.
  */
 public final class Gateway implements AutoCloseable {
   private final Vertx vertx;
@@ -19,16 +20,18 @@ public final class Gateway implements AutoCloseable {
   private final AdapterStore store;
   private final ExampleSink sink;
   private final KafkaInferenceService kafkaInference;
+  private final DlqCounter dlq;
   private final GatewayVerticle verticle;
 
   private Gateway(Vertx vertx, InferenceEngine engine, AdapterFollower follower, AdapterStore store, ExampleSink sink,
-      KafkaInferenceService kafkaInference, GatewayVerticle verticle) {
+      KafkaInferenceService kafkaInference, DlqCounter dlq, GatewayVerticle verticle) {
     this.vertx = vertx;
     this.engine = engine;
     this.follower = follower;
     this.store = store;
     this.sink = sink;
     this.kafkaInference = kafkaInference;
+    this.dlq = dlq;
     this.verticle = verticle;
   }
 
@@ -41,14 +44,16 @@ public final class Gateway implements AutoCloseable {
     AdapterFollower follower = new AdapterFollower(kafka, topics.adapters().name(), store).start();
     ExampleSink sink = new ExampleSink(kafka, topics.examples().name());
     KafkaInferenceService kafkaInference = new KafkaInferenceService(kafka, topics, store, engine, settings).start();
+    DlqCounter dlq = new DlqCounter(kafka, topics.dlq().name()).start();
     RateLimiter limiter = new RateLimiter(settings.tenantRequestsPerSecond(), settings.tenantBurst());
     GatewayVerticle verticle = new GatewayVerticle(settings, keys, follower,
         new CompletionRoutes(settings, store, engine, limiter, metrics, base.tokenizer(), base.config().vocabSize()),
         new AdapterRoutes(store, base.directory().getFileName().toString()),
         new ExampleRoutes(sink, limiter),
+        new StatusRoutes(store, dlq, follower, Clock.systemUTC()),
         metrics);
     Vertx vertx = Vertx.vertx();
-    Gateway gateway = new Gateway(vertx, engine, follower, store, sink, kafkaInference, verticle);
+    Gateway gateway = new Gateway(vertx, engine, follower, store, sink, kafkaInference, dlq, verticle);
     try {
       vertx.deployVerticle(verticle).await(30, TimeUnit.SECONDS);
     } catch (Exception e) {
@@ -88,6 +93,7 @@ public final class Gateway implements AutoCloseable {
     }
     kafkaInference.close();
     sink.close();
+    dlq.close();
     follower.close();
     engine.close();
     store.deleteFiles();

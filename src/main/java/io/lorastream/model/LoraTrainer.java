@@ -202,6 +202,21 @@ public final class LoraTrainer implements AutoCloseable {
     }
   }
 
+  /**
+   * Tokens a step on {@code batch} feeds through the model, padding excluded: per example
+   * {@code [bos] + prompt + completion + [eos]} cut to maxSequenceLength, less one (the last token
+   * is only a target).
+   */
+  public long inputTokens(List<TrainingPair> batch) {
+    TextTokenizer tokenizer = base.tokenizer();
+    long sum = 0;
+    for (TrainingPair p : batch) {
+      int length = 2 + tokenizer.encode(p.prompt()).length + tokenizer.encode(p.completion()).length;
+      sum += Math.min(settings.maxSequenceLength(), length) - 1;
+    }
+    return sum;
+  }
+
   /** Token layout of a batch: flattened (B, T) inputs, targets and per-token loss weights. */
   record EncodedBatch(int size, int length, long[] inputs, long[] targets, float[] weights) {}
 

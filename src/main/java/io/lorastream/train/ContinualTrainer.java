@@ -383,6 +383,9 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       return;
     }
     metrics.trainerSteps.inc(group.size());
+    for (FusedLoraTrainer.TenantBatch batch : batches) {
+      metrics.trainerTokens.inc(batch.trainer().inputTokens(batch.batch()));
+    }
     if (group.size() > 1 && !allFinite(losses)) {
       // Every tenant of the group took its step: all go back to the state before it, then train alone.
       log.warn("fused step of {} tenants gave a non-finite loss; training them one at a time", group.size());
@@ -457,7 +460,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     state.rememberVersion(new PublishedVersion(snapshot.getVersion(), ByteBuffer.wrap(weights),
         snapshot.getWeightsSha256(), state.examplesSeen, Instant.ofEpochMilli(now)), settings.keptVersions());
     if (evaluation.holdoutLoss() != null) {
-      state.publishedHoldoutLoss(evaluation.holdoutLoss());
+      state.versionHoldoutLoss(snapshot.getVersion(), evaluation.holdoutLoss());
     }
     state.stepsSincePublish = 0;
     state.publishedAt = now;

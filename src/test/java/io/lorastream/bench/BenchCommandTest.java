@@ -46,13 +46,36 @@ class BenchCommandTest {
     }
   }
 
+  /** A suite whose check failed: one figure, a chart, a table and a failure. */
+  static final class FailingSuite implements BenchSuite {
+    @Override
+    public String name() {
+      return "failing";
+    }
+
+    @Override
+    public List<Figure> run(boolean quick) {
+      throw new AssertionError("run(BenchOptions) is the entry point");
+    }
+
+    @Override
+    public BenchResult run(BenchOptions options) {
+      return new BenchResult()
+          .add(Figure.of("lost_examples", 2, "examples", "two went missing").withAim("0"))
+          .chart("curve", new io.lorastream.chart.LineChart("curve", "x", "y")
+              .add(new io.lorastream.chart.Series("s").add(0, 1).add(1, 2)))
+          .table(new MarkdownTable("sweep", "tenants", "bytes").row(10, 840).row(100, 8400))
+          .fail("2 examples lost");
+    }
+  }
+
   private record Result(int exit, String out, String err) {}
 
   private static Result run(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     CommandLine cli = new CommandLine(
-        new BenchCommand(new BenchSuites(List.of(FakeSuite::new, OtherSuite::new))));
+        new BenchCommand(new BenchSuites(List.of(FakeSuite::new, OtherSuite::new, FailingSuite::new))));
     cli.setOut(new PrintWriter(out));
     cli.setErr(new PrintWriter(err));
     int exit = cli.execute(args);
@@ -63,7 +86,7 @@ class BenchCommandTest {
   void unknownSuiteFailsAndListsTheKnownOnes() {
     Result r = run("nope");
     assertThat(r.exit()).isNotZero();
-    assertThat(r.err()).contains("unknown suite 'nope'").contains("fake, other");
+    assertThat(r.err()).contains("unknown suite 'nope'").contains("fake, other, failing");
     assertThat(r.out()).isEmpty();
   }
 
@@ -75,8 +98,8 @@ class BenchCommandTest {
   }
 
   @Test
-  void jsonIsOneObjectOfFiguresInTheDocumentedShape() throws Exception {
-    Result r = run("fake", "--quick", "--json");
+  void jsonIsOneObjectOfFiguresInTheDocumentedShape(@TempDir Path dir) throws Exception {
+    Result r = run("fake", "--quick", "--json", "--out", dir.toString());
     assertThat(r.exit()).isZero();
     assertThat(FakeSuite.lastQuick).isTrue();
     JsonNode root = new ObjectMapper().readTree(r.out()); // fails on anything but one JSON value
@@ -97,8 +120,8 @@ class BenchCommandTest {
 
   @Test
   void tableHasAHeaderAndOneAlignedRowPerFigure(@TempDir Path dir) throws Exception {
-    Path file = dir.resolve("sub/report.txt");
-    Result r = run("fake", "--out", file.toString());
+    Path out = dir.resolve("sub");
+    Result r = run("fake", "--out", out.toString());
     assertThat(r.exit()).isZero();
     assertThat(FakeSuite.lastQuick).isFalse();
     List<String> lines = r.out().lines().toList();
@@ -109,11 +132,34 @@ class BenchCommandTest {
     // Columns line up: the unit column starts at the same offset in every row.
     assertThat(lines.get(1).indexOf("steps/s")).isEqualTo(lines.get(0).indexOf("unit"));
     assertThat(lines.get(2).indexOf(" bytes") + 1).isEqualTo(lines.get(0).indexOf("unit"));
-    assertThat(Files.readString(file)).isEqualTo(r.out());
+    JsonNode written = new ObjectMapper().readTree(Files.readString(out.resolve("report.json")));
+    assertThat(written.get("steps_per_s").get("ratio").asDouble()).isEqualTo(1.25);
+    assertThat(Files.readString(out.resolve("report.md")))
+        .contains("| steps_per_s | 12.5 | steps/s | 10.0 | 1.25x |");
   }
 
   @Test
-  void standardRegistryHasTheModelSuite() {
-    assertThat(BenchSuites.standard().names()).contains("model");
+  void aFailedCheckStillWritesTheReportThenExitsWithOne(@TempDir Path dir) throws Exception {
+    Result r = run("failing", "--json", "--out", dir.toString());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err()).contains("FAILED: 2 examples lost");
+    JsonNode lost = new ObjectMapper().readTree(r.out()).get("lost_examples");
+    assertThat(lost.get("aim").asText()).isEqualTo("0");
+    String md = Files.readString(dir.resolve("report.md"));
+    assertThat(md).contains("**FAILED CHECKS**", "- 2 examples lost", "| lost_examples | 2.000 | examples | - | - | 0 |",
+        "### sweep", "| 100 | 8400 |", "![curve](curve.png)");
+    assertThat(javax.imageio.ImageIO.read(dir.resolve("curve.png").toFile()).getWidth()).isEqualTo(800);
+  }
+
+  @Test
+  void aMissingScenarioFileIsAUsageError(@TempDir Path dir) {
+    Result r = run("fake", "--scenario", dir.resolve("nope.properties").toString(), "--out", dir.toString());
+    assertThat(r.exit()).isEqualTo(2);
+    assertThat(r.err()).contains("no scenario file");
+  }
+
+  @Test
+  void standardRegistryHasEverySuite() {
+    assertThat(BenchSuites.standard().names()).contains("model", "trainer", "gateway", "e2e", "scaling");
   }
 }

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -56,7 +57,7 @@ class EvalCommandTest {
   }
 
   private static int run(StringWriter err, String... args) {
-    CommandLine cli = Main.commandLine();
+    CommandLine cli = Main.commandLine(new ConfigDefaults(Map.of(), new Properties(), Path.of("none")));
     cli.setOut(new PrintWriter(new StringWriter()));
     cli.setErr(new PrintWriter(err));
     return cli.execute(args);

@@ -33,6 +33,17 @@ class LoraTrainerTest {
   }
 
   @Test
+  void countsInputTokensWithoutPadding() {
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 1);
+        LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults())) {
+      // A batch of one has no padding: its encoded length is that example's token count.
+      long alone = MIXED.stream().mapToLong(p -> trainer.encode(List.of(p)).length()).sum();
+      LoraTrainer.EncodedBatch padded = trainer.encode(MIXED);
+      assertThat(trainer.inputTokens(MIXED)).isEqualTo(alone).isLessThan((long) padded.size() * padded.length());
+    }
+  }
+
+  @Test
   void learnsARepeatedExampleAndGeneratesItsCompletion() {
     try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 1);
         LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults())) {
