@@ -14,6 +14,7 @@ import io.lorastream.metrics.Metrics;
 import io.lorastream.model.BaseModel;
 import io.lorastream.model.TinyModelFactory;
 import io.lorastream.testing.EmbeddedKafkaExtension;
+import io.lorastream.testing.ExampleLedger;
 import io.lorastream.testing.TopicProbe;
 import java.io.IOException;
 import java.nio.file.Files;

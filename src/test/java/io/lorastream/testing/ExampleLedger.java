@@ -1,4 +1,4 @@
-package io.lorastream.train;
+package io.lorastream.testing;
 
 import io.lorastream.avro.TrainedOffset;
 import java.util.ArrayList;
@@ -15,7 +15,7 @@ import java.util.TreeMap;
  * again) counts it twice. The examples-seen counter of each record must grow by exactly the
  * examples its offsets moved past.
  */
-final class ExampleLedger {
+public final class ExampleLedger {
   /** Per tenant: offset of each of its input examples → times trained. */
   private final Map<String, TreeMap<Long, Integer>> trained = new HashMap<>();
   private final Map<String, Long> nextOffset = new HashMap<>();
@@ -23,7 +23,7 @@ final class ExampleLedger {
   private final List<String> inconsistencies = new ArrayList<>();
 
   /** @param inputOffsets per tenant, the offsets of its examples in the (single) input partition it lives in */
-  ExampleLedger(Map<String, List<Long>> inputOffsets) {
+  public ExampleLedger(Map<String, List<Long>> inputOffsets) {
     inputOffsets.forEach((tenant, offsets) -> {
       TreeMap<Long, Integer> counts = new TreeMap<>();
       offsets.forEach(o -> counts.put(o, 0));
@@ -34,7 +34,7 @@ final class ExampleLedger {
   }
 
   /** One committed record of {@code tenant}, in the order it was committed. */
-  void record(String tenant, List<TrainedOffset> trainedThrough, long seen) {
+  public void record(String tenant, List<TrainedOffset> trainedThrough, long seen) {
     if (trainedThrough.size() != 1) {
       inconsistencies.add(tenant + ": trained through " + trainedThrough.size() + " partitions, expected 1");
       return;
@@ -58,20 +58,20 @@ final class ExampleLedger {
   }
 
   /** Input examples no committed record moved past. */
-  long lost() {
+  public long lost() {
     return trained.values().stream().flatMap(m -> m.values().stream()).filter(times -> times == 0).count();
   }
 
   /** Input examples moved past more than once. */
-  long duplicated() {
+  public long duplicated() {
     return trained.values().stream().flatMap(m -> m.values().stream()).filter(times -> times > 1).count();
   }
 
-  long examples() {
+  public long examples() {
     return trained.values().stream().mapToLong(Map::size).sum();
   }
 
-  List<String> inconsistencies() {
+  public List<String> inconsistencies() {
     return inconsistencies;
   }
 }
