@@ -177,6 +177,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
         for (ConsumerRecord<String, byte[]> record : consumer.poll(POLL)) {
           accept(record);
         }
+        updateLag();
         List<MicroBatch> ready = batcher.takeReady(System.currentTimeMillis());
         if (!ready.isEmpty() || !pendingDeadLetters.isEmpty() || !pendingControls.isEmpty()
             || !holdoutChanged.isEmpty()) {
@@ -304,6 +305,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       pendingDeadLetters.forEach(producer::send);
       producer.sendOffsetsToTransaction(committableOffsets(), consumer.groupMetadata());
       producer.commitTransaction();
+      metrics.trainerLastCommit.set(System.currentTimeMillis() / 1000.0);
       pendingDeadLetters.clear();
       pendingControls.clear();
       holdoutChanged.clear();
@@ -602,11 +604,35 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   private Map<TopicPartition, OffsetAndMetadata> committableOffsets() {
     Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
     for (TopicPartition partition : consumer.assignment()) {
-      OptionalLong oldest = batcher.oldestOffset(partition);
-      long commit = oldest.isPresent() ? oldest.getAsLong() : consumer.position(partition);
-      offsets.put(partition, new OffsetAndMetadata(commit));
+      offsets.put(partition, new OffsetAndMetadata(committableOffset(partition)));
     }
     return offsets;
+  }
+
+  private long committableOffset(TopicPartition partition) {
+    OptionalLong oldest = batcher.oldestOffset(partition);
+    return oldest.isPresent() ? oldest.getAsLong() : consumer.position(partition);
+  }
+
+  /**
+   * The consumer-lag gauge: per assigned partition, the end offset (last stable offset: the input
+   * is read read_committed) minus the committable offset, so examples read and buffered but not yet
+   * trained count too. Uses only what the consumer already knows (no request to the broker);
+   * partitions whose end it has not learnt yet are left out.
+   */
+  private void updateLag() {
+    long records = 0;
+    try {
+      for (TopicPartition partition : consumer.assignment()) {
+        OptionalLong lag = consumer.currentLag(partition);
+        if (lag.isPresent()) {
+          records += consumer.position(partition) + lag.getAsLong() - committableOffset(partition);
+        }
+      }
+    } catch (KafkaException e) {
+      return;
+    }
+    metrics.trainerConsumerLag.set(records);
   }
 
   /** Back to the last committed state: drop memory, reload checkpoints, re-read from committed offsets. */
