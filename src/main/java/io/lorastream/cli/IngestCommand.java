@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
+import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -49,8 +50,9 @@ final class IngestCommand implements Callable<Integer> {
     TopicAdmin.ensureTopics(kafkaSettings, topics);
     Files.createDirectories(stateDir);
     Metrics metrics = Metrics.create();
-    MetricsServer metricsServer = metricsOption.serve(metrics);
     IngestService ingest = IngestService.start(kafkaSettings, topics, settings, metrics, stateDir);
+    // Kafka Streams in ERROR processes nothing more: /healthz fails so the process gets restarted.
+    MetricsServer metricsServer = metricsOption.serve(metrics, () -> ingest.state() == KafkaStreams.State.ERROR);
     Shutdown.awaitSignal(() -> {
       ingest.close();
       metricsServer.close();

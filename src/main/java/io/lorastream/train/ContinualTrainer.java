@@ -108,6 +108,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   private KafkaConsumer<String, byte[]> consumer;
   private TransactionalOutput output;
   private volatile boolean running = true;
+  private volatile boolean failed;
   private final Thread thread;
 
   /**
@@ -156,6 +157,11 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     this.thread = new Thread(this, "lorastream-trainer-" + settings.instanceId());
   }
 
+  /** True once the training loop has ended without {@link #close()} asking it to: it trains no more. */
+  public boolean hasFailed() {
+    return failed;
+  }
+
   /** Starts the training loop on its own thread. */
   public ContinualTrainer start() {
     thread.start();
@@ -192,6 +198,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       log.error("trainer {} stopped: {} (another instance with the same id took over, or rights are missing)",
           settings.instanceId(), e.toString());
     } finally {
+      failed = running;
       tenants.values().forEach(TenantState::close);
       tenants.clear();
       gate.close();
