@@ -1,12 +1,11 @@
 package io.lorastream.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.lorastream.avro.AdapterControl;
 import io.lorastream.avro.AdapterSnapshot;
-import io.lorastream.avro.TrainedOffset;
 import io.lorastream.contract.AvroCodec;
+import io.lorastream.contract.SnapshotFacts;
 import io.lorastream.contract.Bytes;
 import io.lorastream.contract.TenantId;
 import io.lorastream.kafka.KafkaSettings;
@@ -113,7 +112,7 @@ final class AdaptersCommand implements Runnable {
     public Integer call() throws IOException {
       AdapterSnapshot s = newest(kafka.settings(), kafka.topics(), tenant);
       LoraConfig config = new LoraConfig(s.getRank(), s.getAlpha(), List.copyOf(s.getTargetModules()), 0f,
-          s.getUseRslora());
+          s.getUseRslora(), s.getLayersToTransform() == null ? null : List.copyOf(s.getLayersToTransform()));
       Files.createDirectories(out);
       Files.writeString(out.resolve("adapter_config.json"), config.toPeftAdapterConfigJson(baseModelName));
       Files.write(out.resolve("adapter_model.safetensors"), Bytes.of(s.getWeights()));
@@ -216,41 +215,6 @@ final class AdaptersCommand implements Runnable {
   }
 
   static ObjectNode describe(AdapterSnapshot s) {
-    ObjectNode node = JSON.createObjectNode();
-    node.put("tenant", s.getTenant());
-    node.put("version", s.getVersion());
-    if (s.getParentVersion() == null) {
-      node.putNull("parentVersion");
-    } else {
-      node.put("parentVersion", s.getParentVersion());
-    }
-    node.put("baseModelSha256", s.getBaseModelSha256());
-    node.put("rank", s.getRank());
-    node.put("alpha", s.getAlpha());
-    ArrayNode targets = node.putArray("targetModules");
-    s.getTargetModules().forEach(targets::add);
-    node.put("useRslora", s.getUseRslora());
-    node.put("weightsSha256", s.getWeightsSha256());
-    node.put("weightsBytes", s.getWeights().remaining());
-    ArrayNode through = node.putArray("trainedThrough");
-    for (TrainedOffset t : s.getTrainedThrough()) {
-      through.addObject().put("topic", t.getTopic()).put("partition", t.getPartition())
-          .put("nextOffset", t.getNextOffset());
-    }
-    node.put("examplesSeen", s.getExamplesSeen());
-    putFloat(node, "trainLoss", s.getTrainLoss());
-    putFloat(node, "holdoutLoss", s.getHoldoutLoss());
-    putFloat(node, "baseHoldoutLoss", s.getBaseHoldoutLoss());
-    node.put("newestEventTime", s.getNewestEventTime() == null ? null : s.getNewestEventTime().toString());
-    node.put("createdAt", s.getCreatedAt().toString());
-    return node;
-  }
-
-  private static void putFloat(ObjectNode node, String name, Float value) {
-    if (value == null) {
-      node.putNull(name);
-    } else {
-      node.put(name, value);
-    }
+    return JSON.valueToTree(SnapshotFacts.of(s));
   }
 }

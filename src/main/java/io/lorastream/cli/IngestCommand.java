@@ -10,6 +10,9 @@ import io.lorastream.metrics.MetricsServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine.Command;
@@ -39,12 +42,35 @@ final class IngestCommand implements Callable<Integer> {
       description = "Share of example ids kept out of training for evaluation (default: ${DEFAULT-VALUE}).")
   double holdoutShare;
 
+  @Option(names = "--max-future-skew-hours", defaultValue = "24",
+      description = "Event times more than this many hours ahead of the clock are refused (default: ${DEFAULT-VALUE}).")
+  long maxFutureSkewHours;
+
+  @Option(names = "--max-event-age-hours", defaultValue = "720",
+      description = "Event times more than this many hours old are refused (default: ${DEFAULT-VALUE}).")
+  long maxEventAgeHours;
+
+  @Option(names = "--removed-tenant", paramLabel = "TENANT",
+      description = "A removed tenant whose examples are refused (repeatable).")
+  List<String> removedTenants = new ArrayList<>();
+
+  @Option(names = "--tenant-examples-per-second", defaultValue = "100",
+      description = "Each tenant's sustained example rate; the excess goes to the DLQ as rate-limited "
+          + "(default: ${DEFAULT-VALUE}).")
+  double tenantExamplesPerSecond;
+
+  @Option(names = "--tenant-burst", defaultValue = "10000",
+      description = "Examples a tenant may send at once before the rate applies (default: ${DEFAULT-VALUE}).")
+  int tenantBurst;
+
   @Mixin
   MetricsOption metricsOption = new MetricsOption();
 
   @Override
   public Integer call() throws Exception {
-    IngestSettings settings = new IngestSettings(Duration.ofHours(dedupeWindowHours), holdoutShare, applicationId);
+    IngestSettings settings = new IngestSettings(Duration.ofHours(dedupeWindowHours), holdoutShare, applicationId,
+        Duration.ofHours(maxFutureSkewHours), Duration.ofHours(maxEventAgeHours), Set.copyOf(removedTenants),
+        tenantExamplesPerSecond, tenantBurst);
     KafkaSettings kafkaSettings = kafka.settings();
     Topics topics = kafka.topics();
     TopicAdmin.ensureTopics(kafkaSettings, topics);

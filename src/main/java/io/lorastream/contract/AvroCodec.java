@@ -71,6 +71,9 @@ public final class AvroCodec<T extends SpecificRecord> {
     this.fingerprint = SchemaNormalization.parsingFingerprint64(schema);
     this.writer = new SpecificDatumWriter<>(schema, model);
     writerSchemas.addSchema(schema);
+    for (Schema older : PreviousSchemas.of(type)) {
+      addWriterSchema(older);
+    }
   }
 
   /** The codec of a generated record class; one shared instance per class. */

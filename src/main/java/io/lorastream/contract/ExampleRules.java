@@ -12,8 +12,14 @@ import java.util.Optional;
  *
  * <p>Reason codes: {@code invalid-tenant}, {@code key-mismatch}, {@code missing-id},
  * {@code id-too-long}, {@code empty-prompt}, {@code empty-completion}, {@code prompt-too-long},
- * {@code completion-too-long}, {@code invalid-weight}, {@code metadata-too-large},
- * {@code future-event-time}. Operators alert and search on them: rename none.
+ * {@code completion-too-long}, {@code invalid-utf8}, {@code invalid-weight},
+ * {@code metadata-too-large}, {@code future-event-time}. Operators alert and search on them: rename
+ * none.
+ *
+ * <p>{@code invalid-utf8}: Avro decodes string bytes that are not valid UTF-8 to U+FFFD (the
+ * replacement character) without an error, and JSON can carry unpaired surrogates; an id, prompt or
+ * completion holding either is refused rather than trained on as mangled text. A producer that
+ * means to send U+FFFD itself is refused too: it marks text that was already broken upstream.
  *
  * <p>Text limits hold in characters (what a tokenizer sees) and in UTF-8 bytes (what Kafka and
  * memory see); 16 Ki characters of CJK text are 48 KiB, so the byte limit is the tighter one there.
@@ -43,6 +49,15 @@ public final class ExampleRules {
    * A null {@code recordKey} is not checked against the tenant.
    */
   public static Optional<String> violation(String recordKey, TrainingExample example, Instant now) {
+    return violation(recordKey, example, now, MAX_FUTURE_SKEW);
+  }
+
+  /**
+   * As {@link #violation(String, TrainingExample, Instant)}, with event times up to
+   * {@code maxFutureSkew} after {@code now} accepted (ingest makes the skew configurable).
+   */
+  public static Optional<String> violation(String recordKey, TrainingExample example, Instant now,
+      Duration maxFutureSkew) {
     String tenant = example.getTenant();
     if (!TenantId.isValid(tenant)) {
       return Optional.of("invalid-tenant: tenant id must match [a-z0-9][a-z0-9_-]{0,62}, got '"
@@ -76,6 +91,12 @@ public final class ExampleRules {
     if (size.isPresent()) {
       return size;
     }
+    Optional<String> malformed = malformedText("id", id)
+        .or(() -> malformedText("prompt", prompt))
+        .or(() -> malformedText("completion", completion));
+    if (malformed.isPresent()) {
+      return malformed;
+    }
     float weight = example.getWeight();
     if (!Float.isFinite(weight) || weight <= 0f || weight > MAX_WEIGHT) {
       return Optional.of("invalid-weight: weight must be in (0, " + MAX_WEIGHT + "], got " + weight);
@@ -95,9 +116,9 @@ public final class ExampleRules {
       }
     }
     Instant eventTime = example.getEventTime();
-    if (eventTime != null && eventTime.isAfter(now.plus(MAX_FUTURE_SKEW))) {
+    if (eventTime != null && eventTime.isAfter(now.plus(maxFutureSkew))) {
       return Optional.of("future-event-time: event time " + eventTime + " is more than "
-          + MAX_FUTURE_SKEW.toHours() + " h after now (" + now + ")");
+          + maxFutureSkew.toHours() + " h after now (" + now + ")");
     }
     return Optional.empty();
   }
@@ -132,6 +153,42 @@ public final class ExampleRules {
       }
     }
     return bytes;
+  }
+
+  /**
+   * Index of the first U+FFFD or unpaired surrogate in {@code s}, or -1 when every char is part of
+   * well-formed text.
+   */
+  static int firstMalformedChar(String s) {
+    int n = s.length();
+    for (int i = 0; i < n; i++) {
+      char c = s.charAt(i);
+      if (c == '\uFFFD') {
+        return i;
+      }
+      if (Character.isHighSurrogate(c)) {
+        if (i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
+          i++;
+          continue;
+        }
+        return i;
+      }
+      if (Character.isLowSurrogate(c)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private static Optional<String> malformedText(String field, String text) {
+    int bad = firstMalformedChar(text);
+    if (bad < 0) {
+      return Optional.empty();
+    }
+    String what = text.charAt(bad) == '\uFFFD' ? "U+FFFD (replacement character)"
+        : String.format("an unpaired surrogate U+%04X", (int) text.charAt(bad));
+    return Optional.of("invalid-utf8: the " + field + " has " + what + " at char " + bad
+        + ", the mark of bytes that were not valid UTF-8");
   }
 
   private static Optional<String> sizeViolation(String code, String text, int maxChars, int maxBytes) {

@@ -1,7 +1,7 @@
 package io.lorastream.gateway;
 
 import io.lorastream.avro.AdapterSnapshot;
-import io.lorastream.avro.TrainedOffset;
+import io.lorastream.contract.SnapshotFacts;
 import io.lorastream.contract.TenantId;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
@@ -94,27 +94,6 @@ final class AdapterRoutes {
   }
 
   static JsonObject describe(AdapterSnapshot s) {
-    JsonArray through = new JsonArray();
-    for (TrainedOffset t : s.getTrainedThrough()) {
-      through.add(new JsonObject().put("topic", t.getTopic()).put("partition", t.getPartition())
-          .put("next_offset", t.getNextOffset()));
-    }
-    return new JsonObject()
-        .put("tenant", s.getTenant())
-        .put("version", s.getVersion())
-        .put("parent_version", s.getParentVersion())
-        .put("base_model_sha256", s.getBaseModelSha256())
-        .put("rank", s.getRank())
-        .put("alpha", s.getAlpha())
-        .put("target_modules", new JsonArray(s.getTargetModules()))
-        .put("use_rslora", s.getUseRslora())
-        .put("weights_sha256", s.getWeightsSha256())
-        .put("trained_through", through)
-        .put("examples_seen", s.getExamplesSeen())
-        .put("train_loss", s.getTrainLoss())
-        .put("holdout_loss", s.getHoldoutLoss())
-        .put("base_holdout_loss", s.getBaseHoldoutLoss())
-        .put("newest_event_time", s.getNewestEventTime() == null ? null : s.getNewestEventTime().toString())
-        .put("created_at", s.getCreatedAt().toString());
+    return new JsonObject(SnapshotFacts.of(s));
   }
 }

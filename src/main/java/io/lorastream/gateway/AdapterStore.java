@@ -91,7 +91,8 @@ public final class AdapterStore {
     LoraAdapter adapter;
     try {
       config = new LoraConfig(snapshot.getRank(), snapshot.getAlpha(), List.copyOf(snapshot.getTargetModules()), 0f,
-          snapshot.getUseRslora());
+          snapshot.getUseRslora(),
+          snapshot.getLayersToTransform() == null ? null : List.copyOf(snapshot.getLayersToTransform()));
       adapter = LoraAdapter.fromPeftSafetensors(weights, config, base);
     } catch (RuntimeException e) {
       return reject(snapshot, "unloadable", e.getMessage());

@@ -22,10 +22,11 @@ import java.util.Objects;
  * @param adapterDirectory where verified adapter weights are kept on local disk while the gateway runs
  * @param adapterMemoryBytes loaded adapters beyond this many bytes are evicted (least recently used)
  * @param versionsKept versions held per tenant, newest first (older pinned versions stop being served)
+ * @param http header size limit and connection timeouts against slow or idle clients
  */
 public record GatewaySettings(String host, int port, int maxBodyBytes, int maxPromptChars, int maxTokensLimit,
     int defaultMaxTokens, int queueCapacity, int maxBatchRows, double tenantRequestsPerSecond, int tenantBurst,
-    Path adapterDirectory, long adapterMemoryBytes, int versionsKept) {
+    Path adapterDirectory, long adapterMemoryBytes, int versionsKept, HttpLimits http) {
 
   public GatewaySettings {
     if (port < 0 || port > 65535) {
@@ -44,6 +45,15 @@ public record GatewaySettings(String host, int port, int maxBodyBytes, int maxPr
     if (adapterMemoryBytes < 0 || versionsKept < 1) {
       throw new IllegalArgumentException("adapter memory must be >= 0 and versions kept at least 1");
     }
+    Objects.requireNonNull(http, "http");
+  }
+
+  /** Settings with the default {@link HttpLimits}. */
+  public GatewaySettings(String host, int port, int maxBodyBytes, int maxPromptChars, int maxTokensLimit,
+      int defaultMaxTokens, int queueCapacity, int maxBatchRows, double tenantRequestsPerSecond, int tenantBurst,
+      Path adapterDirectory, long adapterMemoryBytes, int versionsKept) {
+    this(host, port, maxBodyBytes, maxPromptChars, maxTokensLimit, defaultMaxTokens, queueCapacity, maxBatchRows,
+        tenantRequestsPerSecond, tenantBurst, adapterDirectory, adapterMemoryBytes, versionsKept, HttpLimits.defaults());
   }
 
   /** Defaults; adapters are kept in a fresh folder under the system's temporary directory. */
@@ -59,6 +69,13 @@ public record GatewaySettings(String host, int port, int maxBodyBytes, int maxPr
 
   public GatewaySettings withPort(int newPort) {
     return new GatewaySettings(host, newPort, maxBodyBytes, maxPromptChars, maxTokensLimit, defaultMaxTokens,
-        queueCapacity, maxBatchRows, tenantRequestsPerSecond, tenantBurst, adapterDirectory, adapterMemoryBytes, versionsKept);
+        queueCapacity, maxBatchRows, tenantRequestsPerSecond, tenantBurst, adapterDirectory, adapterMemoryBytes, versionsKept,
+        http);
+  }
+
+  public GatewaySettings withHttpLimits(HttpLimits limits) {
+    return new GatewaySettings(host, port, maxBodyBytes, maxPromptChars, maxTokensLimit, defaultMaxTokens,
+        queueCapacity, maxBatchRows, tenantRequestsPerSecond, tenantBurst, adapterDirectory, adapterMemoryBytes, versionsKept,
+        limits);
   }
 }

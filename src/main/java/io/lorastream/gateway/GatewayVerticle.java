@@ -1,15 +1,20 @@
 package io.lorastream.gateway;
 
 import io.lorastream.metrics.Metrics;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,13 +47,16 @@ public final class GatewayVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    SlowClientGuard guard = new SlowClientGuard(vertx, settings.http());
     Router router = Router.router(vertx);
     router.route().handler(this::countRequest);
+    router.route().handler(guard::onRequest);
     router.get("/healthz").handler(ctx -> Responses.json(ctx, 200, new JsonObject().put("status", "ok")));
     router.get("/readyz").handler(this::ready);
     router.get("/metrics").handler(this::metrics);
 
     router.route("/v1/*").handler(BodyHandler.create().setBodyLimit(settings.maxBodyBytes()));
+    router.route("/v1/*").handler(guard::onBodyRead);
     router.route("/v1/*").handler(new AuthHandler(keys));
     router.post("/v1/completions").handler(completions::post);
     router.get("/v1/models").handler(adapters::models);
@@ -61,11 +69,48 @@ public final class GatewayVerticle extends VerticleBase {
         "no route " + ctx.request().method() + " " + ctx.request().path())));
     router.errorHandler(405, ctx -> Responses.error(ctx, new ApiException(405, "invalid_request_error",
         "method_not_allowed", ctx.request().method() + " is not allowed on " + ctx.request().path(), null)));
-    return vertx.createHttpServer().requestHandler(router).listen(settings.port(), settings.host())
+    HttpServerOptions options = new HttpServerOptions()
+        .setMaxHeaderSize(settings.http().maxHeaderBytes())
+        .setIdleTimeout((int) Math.min(Integer.MAX_VALUE, settings.http().idleTimeout().toMillis()))
+        .setIdleTimeoutUnit(TimeUnit.MILLISECONDS);
+    return vertx.createHttpServer(options)
+        .connectionHandler(guard::onConnection)
+        .invalidRequestHandler(GatewayVerticle::invalidRequest)
+        .requestHandler(router)
+        .listen(settings.port(), settings.host())
         .onSuccess(s -> {
           server = s;
           log.info("gateway listening on http://{}:{}", settings.host(), s.actualPort());
         });
+  }
+
+  /**
+   * A request the HTTP decoder refused before routing: headers over the limit (431), a request line
+   * over the limit (414) or one that does not parse (400). Answered with a JSON error, then closed,
+   * since the rest of the stream cannot be trusted.
+   */
+  private static void invalidRequest(HttpServerRequest request) {
+    Throwable cause = request.decoderResult().cause();
+    int status;
+    String code;
+    String message;
+    if (cause instanceof TooLongHttpHeaderException) {
+      status = 431;
+      code = "headers_too_large";
+      message = "the request headers are larger than the limit";
+    } else if (cause instanceof TooLongHttpLineException) {
+      status = 414;
+      code = "uri_too_long";
+      message = "the request line is longer than the limit";
+    } else {
+      status = 400;
+      code = "malformed_http";
+      message = "the request is not valid HTTP/1.1";
+    }
+    String body = new ApiException(status, "invalid_request_error", code, message, null).body().encode();
+    request.response().setStatusCode(status).putHeader("Content-Type", "application/json")
+        .putHeader("Connection", "close").end(body)
+        .onComplete(done -> request.connection().close());
   }
 
   /** The port actually bound (useful when the settings asked for 0). */

@@ -157,15 +157,19 @@ public final class InferenceEngine implements AdapterEvents, AutoCloseable {
     }
   }
 
-  /** Lets waiting requests join, up to the row limit; blocks briefly when nothing runs. */
+  /**
+   * Lets waiting requests join, up to the row limit; blocks briefly when nothing runs. The
+   * requests taken in one call are admitted together, so their prompts share forward passes.
+   */
   private void admit(DecodeBatch batch, Map<Long, Job> active) {
+    List<Job> joining = new ArrayList<>();
     try {
       Job job = batch.isEmpty() ? waiting.poll(50, TimeUnit.MILLISECONDS) : waiting.poll();
       while (job != null) {
         if (!job.cancelled) {
-          join(batch, active, job);
+          joining.add(job);
         }
-        if (batch.size() >= maxBatchRows) {
+        if (batch.size() + joining.size() >= maxBatchRows) {
           break;
         }
         job = waiting.poll();
@@ -175,23 +179,59 @@ public final class InferenceEngine implements AdapterEvents, AutoCloseable {
       Thread.currentThread().interrupt();
       running = false;
     }
+    join(batch, active, joining);
   }
 
-  private void join(DecodeBatch batch, Map<Long, Job> active, Job job) {
-    try {
-      LoraAdapter adapter = null;
-      if (job.served != null) {
-        adapter = cache.acquire(job.served);
-        job.holdsAdapter = true;
+  /** Admits jobs together; when that fails, one by one, so each invalid job gets its own error. */
+  private void join(DecodeBatch batch, Map<Long, Job> active, List<Job> jobs) {
+    List<Job> ready = new ArrayList<>(jobs.size());
+    List<GenerationRequest> requests = new ArrayList<>(jobs.size());
+    for (Job job : jobs) {
+      try {
+        requests.add(request(job));
+        ready.add(job);
+      } catch (IllegalArgumentException e) {
+        finish(job, null, new InvalidRequest(e.getMessage()));
+      } catch (RuntimeException e) {
+        finish(job, null, e);
       }
-      int[] ids = job.promptIds != null ? job.promptIds : generator.encodePrompt(job.promptText);
-      long id = batch.add(new GenerationRequest(ids, adapter, job.params));
-      active.put(id, job);
-    } catch (IllegalArgumentException e) {
-      finish(job, null, new InvalidRequest(e.getMessage()));
-    } catch (RuntimeException e) {
-      finish(job, null, e);
     }
+    if (ready.isEmpty()) {
+      return;
+    }
+    try {
+      List<Long> ids = batch.addAll(requests);
+      for (int i = 0; i < ids.size(); i++) {
+        active.put(ids.get(i), ready.get(i));
+      }
+      return;
+    } catch (RuntimeException e) {
+      if (ready.size() == 1) {
+        finish(ready.get(0), null, e instanceof IllegalArgumentException ? new InvalidRequest(e.getMessage()) : e);
+        return;
+      }
+    }
+    for (int i = 0; i < ready.size(); i++) {
+      Job job = ready.get(i);
+      try {
+        active.put(batch.add(requests.get(i)), job);
+      } catch (IllegalArgumentException e) {
+        finish(job, null, new InvalidRequest(e.getMessage()));
+      } catch (RuntimeException e) {
+        finish(job, null, e);
+      }
+    }
+  }
+
+  /** The job's generation request; takes a reference on its adapter, released by {@link #finish}. */
+  private GenerationRequest request(Job job) {
+    LoraAdapter adapter = null;
+    if (job.served != null) {
+      adapter = cache.acquire(job.served);
+      job.holdsAdapter = true;
+    }
+    int[] ids = job.promptIds != null ? job.promptIds : generator.encodePrompt(job.promptText);
+    return new GenerationRequest(ids, adapter, job.params);
   }
 
   private void dropCancelled(DecodeBatch batch, Map<Long, Job> active) {

@@ -24,7 +24,9 @@ import org.apache.kafka.streams.kstream.Produced;
  *   <li>Values are read as bytes so that a record that does not decode is routed, not fatal: a
  *       {@link io.lorastream.contract.CodecException} goes to the DLQ with its reason. A record
  *       without a key goes there too ({@code missing-key}), then every
- *       {@link io.lorastream.contract.ExampleRules} violation.
+ *       {@link io.lorastream.contract.ExampleRules} violation, an event time outside the configured
+ *       bounds ({@code future-event-time}, {@code stale-event-time}), a removed tenant
+ *       ({@code tenant-removed}) and examples over the tenant's rate ({@code rate-limited}).
  *   <li>Dead letters keep the original key and bytes, with the reason in
  *       {@link Topics#ERROR_HEADER}.
  *   <li>A (tenant, id) seen within the dedupe window is dropped ({@link DedupeProcessor}).
@@ -45,7 +47,7 @@ public final class IngestTopology {
         Consumed.with(topics.examples().keySerde(), Serdes.ByteArray()).withName("ingest-examples"));
 
     Map<String, KStream<String, Checked>> branches = raw
-        .processValues(CheckProcessor::new, Named.as("ingest-check"))
+        .processValues(() -> new CheckProcessor(settings), Named.as("ingest-check"))
         .split(Named.as("ingest-"))
         .branch((key, checked) -> checked.isRejected(), Branched.as("rejected"))
         .defaultBranch(Branched.as("valid"));

@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Properties;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
@@ -27,6 +28,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Listens on 127.0.0.1 only: {@code port} for clients (0 picks a free one) and a second free
  * port for the controller. Every replication factor and min ISR is 1.
+ *
+ * <p>{@link #startWithSasl} opens the client port as {@code SASL_PLAINTEXT} with the PLAIN mechanism
+ * and the users given, and authorizes every request with KRaft's {@code StandardAuthorizer}: a
+ * user reaches only what ACLs grant it, except the super user. The controller listener stays
+ * plaintext on loopback; its principal ({@code ANONYMOUS}, the broker talking to its own
+ * controller) is a super user too, so it is for development and tests, not for untrusted hosts.
  */
 public final class EmbeddedKafkaBroker implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(EmbeddedKafkaBroker.class);
@@ -44,15 +51,48 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     }
   }
 
+  /** JAAS option values are written unquoted-safe: user names and passwords from this alphabet only. */
+  private static final java.util.regex.Pattern CREDENTIAL = java.util.regex.Pattern.compile("[A-Za-z0-9._-]{1,128}");
+
+  /**
+   * Users of a SASL/PLAIN broker.
+   *
+   * @param passwords user name → password; the super user must be among them
+   * @param superUser the user allowed everything without ACLs (creates topics, writes ACLs)
+   */
+  public record SaslUsers(Map<String, String> passwords, String superUser) {
+    public SaslUsers {
+      passwords = Map.copyOf(passwords);
+      if (!passwords.containsKey(superUser)) {
+        throw new IllegalArgumentException("the super user '" + superUser + "' needs a password");
+      }
+      passwords.forEach((user, password) -> {
+        if (!CREDENTIAL.matcher(user).matches() || !CREDENTIAL.matcher(password).matches()) {
+          throw new IllegalArgumentException("user names and passwords use 1 to 128 of A-Z a-z 0-9 . _ - (user '"
+              + (CREDENTIAL.matcher(user).matches() ? user : "?") + "')");
+        }
+      });
+    }
+
+    @Override
+    public String toString() {
+      return "SaslUsers[" + passwords.keySet() + ", super user " + superUser + "]";
+    }
+  }
+
+  private static final String JAAS_PROPERTY = "listener.name.sasl_plaintext.plain.sasl.jaas.config";
+
   private final Path dataDir;
   private final int port;
   private final KafkaRaftServer server;
+  private final SaslUsers sasl;
   private boolean closed;
 
-  private EmbeddedKafkaBroker(Path dataDir, int port, KafkaRaftServer server) {
+  private EmbeddedKafkaBroker(Path dataDir, int port, KafkaRaftServer server, SaslUsers sasl) {
     this.dataDir = dataDir;
     this.port = port;
     this.server = server;
+    this.sasl = sasl;
   }
 
   /**
@@ -60,6 +100,18 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
    * returns once it accepts clients.
    */
   public static EmbeddedKafkaBroker start(Path dataDir, int port) {
+    return start(dataDir, port, null);
+  }
+
+  /**
+   * As {@link #start(Path, int)}, with clients authenticated by SASL/PLAIN as one of {@code users}
+   * and authorized by ACLs. Clients connect with {@link #settingsFor}.
+   */
+  public static EmbeddedKafkaBroker startWithSasl(Path dataDir, int port, SaslUsers users) {
+    return start(dataDir, port, java.util.Objects.requireNonNull(users, "users"));
+  }
+
+  private static EmbeddedKafkaBroker start(Path dataDir, int port, SaslUsers sasl) {
     if (port < 0 || port > 65_535) {
       throw new IllegalArgumentException("port must be 0..65535, got " + port);
     }
@@ -74,9 +126,16 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     int brokerPort = port == 0 ? freePort() : port;
     int controllerPort = freePort();
     Properties props = serverProperties(logDir, brokerPort, controllerPort);
+    if (sasl != null) {
+      props.putAll(saslProperties(brokerPort, controllerPort, sasl));
+    }
     boolean formatted = Files.exists(logDir.resolve("meta.properties"));
     if (!formatted) {
-      format(dir, props);
+      // The file written for formatting stays on disk: it gets no passwords.
+      Properties formatProps = new Properties();
+      formatProps.putAll(props);
+      formatProps.remove(JAAS_PROPERTY);
+      format(dir, formatProps);
     }
     KafkaRaftServer server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
     try {
@@ -87,10 +146,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
           "Kafka broker failed to start on " + HOST + ":" + brokerPort + " (data in " + dir + "): "
               + e.getMessage(), e);
     }
-    LOG.info("Kafka broker started at {}:{} in {} ms ({} data in {})",
+    LOG.info("Kafka broker started at {}:{} in {} ms ({} data in {}{})",
         HOST, brokerPort, Duration.ofNanos(System.nanoTime() - started).toMillis(),
-        formatted ? "existing" : "new", dir);
-    return new EmbeddedKafkaBroker(dir, brokerPort, server);
+        formatted ? "existing" : "new", dir, sasl == null ? "" : ", SASL/PLAIN with ACLs");
+    return new EmbeddedKafkaBroker(dir, brokerPort, server, sasl);
   }
 
   /** {@code 127.0.0.1:PORT}. */
@@ -106,9 +165,26 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     return dataDir;
   }
 
-  /** Client settings pointing at this broker. */
+  /** Client settings pointing at this broker (without credentials). */
   public KafkaSettings settings() {
     return KafkaSettings.of(bootstrapServers());
+  }
+
+  /** Client settings that authenticate as {@code user} with SASL/PLAIN (a broker started with SASL). */
+  public KafkaSettings settingsFor(String user, String password) {
+    if (sasl == null) {
+      throw new IllegalStateException("this broker was started without SASL");
+    }
+    return new KafkaSettings(bootstrapServers(), plainClientProperties(user, password));
+  }
+
+  /** The client properties of SASL/PLAIN over plaintext as {@code user}. */
+  public static Map<String, String> plainClientProperties(String user, String password) {
+    return Map.of(
+        "security.protocol", "SASL_PLAINTEXT",
+        "sasl.mechanism", "PLAIN",
+        "sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required username=\""
+            + user + "\" password=\"" + password + "\";");
   }
 
   /** Stops the broker and waits until it has shut down; the data stays on disk. */
@@ -155,6 +231,31 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     // The cleaner's dedupe buffer defaults to 128 MiB of heap; a dev broker needs far less.
     p.put("log.cleaner.dedupe.buffer.size", Integer.toString(16 * 1024 * 1024));
     p.put("log.flush.interval.messages", Long.toString(Long.MAX_VALUE));
+    return p;
+  }
+
+  /**
+   * The client listener as SASL_PLAINTEXT with PLAIN (users from the listener's JAAS config), the
+   * broker's own connections as the super user, and the StandardAuthorizer. Names are those of
+   * Kafka 4.x KRaft brokers.
+   */
+  private static Properties saslProperties(int brokerPort, int controllerPort, SaslUsers sasl) {
+    Properties p = new Properties();
+    p.put("listeners", "SASL_PLAINTEXT://" + HOST + ":" + brokerPort + ",CONTROLLER://" + HOST + ":" + controllerPort);
+    p.put("advertised.listeners", "SASL_PLAINTEXT://" + HOST + ":" + brokerPort);
+    p.put("inter.broker.listener.name", "SASL_PLAINTEXT");
+    p.put("listener.security.protocol.map", "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT");
+    p.put("sasl.enabled.mechanisms", "PLAIN");
+    p.put("sasl.mechanism.inter.broker.protocol", "PLAIN");
+    StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required")
+        .append(" username=\"").append(sasl.superUser()).append('"')
+        .append(" password=\"").append(sasl.passwords().get(sasl.superUser())).append('"');
+    sasl.passwords().forEach((user, password) ->
+        jaas.append(" user_").append(user).append("=\"").append(password).append('"'));
+    p.put(JAAS_PROPERTY, jaas.append(';').toString());
+    p.put("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer");
+    p.put("super.users", "User:" + sasl.superUser() + ";User:ANONYMOUS");
+    p.put("allow.everyone.if.no.acl.found", "false");
     return p;
   }
 

@@ -24,9 +24,11 @@ import java.util.function.Supplier;
  * }
  * }</pre>
  *
- * <p>Layout: {@link #add} runs the prompt alone (a one-row forward pass, the same computation as
- * {@link Generator} performs), keeps the logits of its last position and appends the prompt's
- * keys and values to one batched cache (B, n_kv_heads, S, head_dim) per layer. Rows are aligned
+ * <p>Layout: {@link #addAll} runs the prompts admitted together in batched forward passes (each
+ * row left-padded, masked and positioned so that it computes what a one-row pass of its prompt
+ * computes, as {@link Generator} does), keeps the logits of each prompt's last position and
+ * appends the prompts' keys and values to one batched cache (B, n_kv_heads, S, head_dim) per
+ * layer. Rows are aligned
  * to the right: a row shorter than the longest has zero slots on its left, which the attention
  * mask hides from it ({@code firstSlot}), and its rotary positions are its own. Every step adds
  * one slot to every running row, so the alignment holds; finished rows are dropped from the
@@ -34,8 +36,8 @@ import java.util.function.Supplier;
  * running row. The per-row LoRA factors are stacked once whenever the rows change, not every
  * step; their values are read then (serve snapshots, not adapters being trained).
  *
- * <p>Prompts are not chunked: a long prompt's forward pass runs inside {@link #add}, between two
- * steps of the others. Not thread-safe: one thread owns a batch.
+ * <p>Prompts are not chunked: a long prompt's forward pass runs inside {@link #addAll}, between
+ * two steps of the others. Not thread-safe: one thread owns a batch.
  */
 public final class DecodeBatch implements AutoCloseable {
 
@@ -97,31 +99,131 @@ public final class DecodeBatch implements AutoCloseable {
    * @return the row's id in updates
    */
   public long add(GenerationRequest request) {
-    SequenceState sequence = new SequenceState(request.promptIds(), request.params(), lm.base());
-    Row row = new Row(nextId++, request.adapterOrNull(), sequence);
-    if (sequence.done()) { // nothing to generate (maxTokens 0)
-      finishedEarly.add(new Update(row.id, new int[0], sequence.completion()));
-      return row.id;
+    return addAll(List.of(request)).get(0);
+  }
+
+  /**
+   * Admits several requests at once: their prompts run together in as few forward passes as
+   * padding allows ({@link #prefillGroups}), each row with its own adapter, then they join the
+   * batch. Either every request is admitted or, when one is invalid (IllegalArgumentException),
+   * none is.
+   *
+   * @return the rows' ids in updates, in the order of {@code requests}
+   */
+  public List<Long> addAll(List<GenerationRequest> requests) {
+    List<SequenceState> sequences = new ArrayList<>(requests.size());
+    for (GenerationRequest request : requests) {
+      sequences.add(new SequenceState(request.promptIds(), request.params(), lm.base())); // validates
     }
-    int[] prompt = request.promptIds();
-    withoutGrad(() -> {
-      try (NDScope scope = new NDScope();
-          CausalLm.KvCache alone = new CausalLm.KvCache(lm.base())) {
-        long[] ids = Arrays.stream(prompt).asLongStream().toArray();
-        NDArray input = manager.create(ids).reshape(1, ids.length);
-        NDArray logits = lm.forward(input, row.adapter, 0, alone, null); // (1, P, vocab)
-        row.logits = logits.get(0, prompt.length - 1).toFloatArray();
-        int[] padding = cache.appendRows(alone);
-        for (Row r : rows) {
-          r.firstSlot += padding[0];
-        }
-        row.firstSlot = padding[1];
+    List<Long> ids = new ArrayList<>(requests.size());
+    List<Row> toPrefill = new ArrayList<>();
+    List<int[]> prompts = new ArrayList<>();
+    for (int i = 0; i < requests.size(); i++) {
+      Row row = new Row(nextId++, requests.get(i).adapterOrNull(), sequences.get(i));
+      ids.add(row.id);
+      if (row.sequence.done()) { // nothing to generate (maxTokens 0)
+        finishedEarly.add(new Update(row.id, new int[0], row.sequence.completion()));
+      } else {
+        toPrefill.add(row);
+        prompts.add(requests.get(i).promptIds());
       }
-      return null;
-    });
-    rows.add(row);
-    invalidateLora();
-    return row.id;
+    }
+    List<Row> before = List.copyOf(rows);
+    int earlyBefore = finishedEarly.size() - (requests.size() - toPrefill.size());
+    try {
+      for (List<Integer> group : prefillGroups(prompts)) {
+        List<Row> groupRows = group.stream().map(toPrefill::get).toList();
+        List<int[]> groupPrompts = group.stream().map(prompts::get).toList();
+        withoutGrad(() -> {
+          prefill(groupRows, groupPrompts);
+          return null;
+        });
+        rows.addAll(groupRows);
+        invalidateLora();
+      }
+    } catch (RuntimeException e) { // admit none: forget the groups that did join
+      finishedEarly.subList(earlyBefore, finishedEarly.size()).clear();
+      if (rows.size() != before.size()) {
+        keepOnly(before);
+      }
+      throw e;
+    }
+    return ids;
+  }
+
+  /**
+   * Splits prompts (by index) into groups that run in one forward pass each. Prompts are sorted by
+   * length and a group grows while its padded size (rows × longest prompt) stays within
+   * {@code 5/4} of its real tokens, so padding costs at most a quarter more work than one-row
+   * passes would; prompts of equal length always share a pass.
+   */
+  static List<List<Integer>> prefillGroups(List<int[]> prompts) {
+    List<Integer> order = new ArrayList<>();
+    for (int i = 0; i < prompts.size(); i++) {
+      order.add(i);
+    }
+    order.sort((x, y) -> Integer.compare(prompts.get(x).length, prompts.get(y).length));
+    List<List<Integer>> groups = new ArrayList<>();
+    List<Integer> group = new ArrayList<>();
+    long realTokens = 0;
+    for (int index : order) {
+      int length = prompts.get(index).length; // the longest so far: sorted ascending
+      long paddedIfJoined = (long) (group.size() + 1) * length;
+      if (!group.isEmpty() && paddedIfJoined * 4 > (realTokens + length) * 5) {
+        groups.add(group);
+        group = new ArrayList<>();
+        realTokens = 0;
+      }
+      group.add(index);
+      realTokens += length;
+    }
+    if (!group.isEmpty()) {
+      groups.add(group);
+    }
+    return groups;
+  }
+
+  /**
+   * Runs the prompts of {@code group} in one forward pass, left-padded to the longest: row b's
+   * real tokens start at slot {@code pad_b} with position 0 (so its padding has negative
+   * positions) and it attends from slot {@code pad_b} on, so padding changes nothing it computes.
+   * Keeps each row's last logits and appends the rows' keys and values to the batch cache.
+   */
+  private void prefill(List<Row> group, List<int[]> prompts) {
+    int count = group.size();
+    int longest = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
+    long[] tokens = new long[count * longest]; // (count, longest), padding = eos
+    Arrays.fill(tokens, lm.base().tokenizer().eosId());
+    int[] positions = new int[count];
+    int[] firstSlots = new int[count];
+    List<LoraAdapter> adapters = new ArrayList<>(count);
+    for (int b = 0; b < count; b++) {
+      int[] prompt = prompts.get(b);
+      int pad = longest - prompt.length;
+      for (int t = 0; t < prompt.length; t++) {
+        tokens[b * longest + pad + t] = prompt[t];
+      }
+      positions[b] = -pad;
+      firstSlots[b] = pad;
+      adapters.add(group.get(b).adapter);
+    }
+    try (NDScope scope = new NDScope();
+        CausalLm.KvCache fresh = new CausalLm.KvCache(lm.base())) {
+      RowLora factors = RowLora.gather(lm.base(), adapters, manager);
+      NDArray input = manager.create(tokens).reshape(count, longest);
+      NDArray logits = lm.forwardRows(input, factors, positions, firstSlots, fresh); // (count, longest, vocab)
+      float[] last = logits.get(":, -1, :").toFloatArray(); // (count, vocab)
+      int vocab = last.length / count;
+      int[] padding = cache.appendRows(fresh);
+      for (Row r : rows) {
+        r.firstSlot += padding[0];
+      }
+      for (int b = 0; b < count; b++) {
+        Row row = group.get(b);
+        row.logits = Arrays.copyOfRange(last, b * vocab, (b + 1) * vocab);
+        row.firstSlot = padding[1] + firstSlots[b];
+      }
+    }
   }
 
   /**

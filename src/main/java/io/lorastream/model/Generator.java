@@ -112,8 +112,9 @@ public final class Generator {
     Map<Long, Integer> order = new HashMap<>();
     Completion[] out = new Completion[requests.size()];
     try (DecodeBatch batch = new DecodeBatch(lm)) {
-      for (int i = 0; i < requests.size(); i++) {
-        order.put(batch.add(requests.get(i)), i);
+      List<Long> ids = batch.addAll(requests);
+      for (int i = 0; i < ids.size(); i++) {
+        order.put(ids.get(i), i);
       }
       while (!batch.isEmpty()) {
         for (DecodeBatch.Update update : batch.step()) {

@@ -43,17 +43,11 @@ public final class AdapterControls {
   }
 
   /**
-   * The LoRA settings of a PEFT adapter_config.json that the pipeline can carry, or an
-   * IllegalArgumentException saying why not. Snapshots and checkpoints record rank, alpha, target
-   * modules and rsLoRA, not layers_to_transform, so adapters limited to some layers are refused.
+   * The LoRA settings of a PEFT adapter_config.json that the pipeline can carry (rank, alpha,
+   * target modules, rsLoRA, layers_to_transform), or an IllegalArgumentException saying why not.
    */
   public static LoraConfig importableConfig(String peftConfigJson) {
-    LoraConfig config = LoraConfig.fromPeftAdapterConfigJson(peftConfigJson);
-    if (config.layersToTransform() != null) {
-      throw new IllegalArgumentException("adapters with layers_to_transform " + config.layersToTransform()
-          + " cannot be imported yet: snapshots do not carry that setting");
-    }
-    return config;
+    return LoraConfig.fromPeftAdapterConfigJson(peftConfigJson);
   }
 
   public static AdapterControl importAdapter(String tenant, String peftConfigJson, byte[] safetensors) {

@@ -1,18 +1,13 @@
 package io.lorastream.train;
 
 import io.lorastream.avro.AdapterCheckpoint;
-import io.lorastream.avro.TrainedOffset;
 import io.lorastream.contract.AvroCodec;
 import io.lorastream.kafka.KafkaSettings;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import org.apache.avro.Schema;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -21,17 +16,6 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 
 /** Reads the committed checkpoints topic to its end: the newest checkpoint of every tenant. */
 final class CheckpointReader {
-  static {
-    // Checkpoints written before holdout examples and recent versions were kept stay readable.
-    try (InputStream in = CheckpointReader.class.getResourceAsStream("AdapterCheckpoint-v1.avsc")) {
-      Schema.Parser parser = new Schema.Parser();
-      parser.parse(TrainedOffset.getClassSchema().toString());
-      AvroCodec.ADAPTER_CHECKPOINT.addWriterSchema(parser.parse(in));
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
-
   private CheckpointReader() {}
 
   static Map<String, AdapterCheckpoint> readAll(KafkaSettings kafka, String topic, Duration timeout) {

@@ -497,7 +497,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     state.rememberVersion(new PublishedVersion(snapshot.getVersion(), ByteBuffer.wrap(weights),
         snapshot.getWeightsSha256(), state.examplesSeen, Instant.ofEpochMilli(now)), settings.keptVersions());
     if (evaluation.holdoutLoss() != null) {
-      state.publishedHoldoutLoss(evaluation.holdoutLoss());
+      state.versionHoldoutLoss(snapshot.getVersion(), evaluation.holdoutLoss());
     }
     state.stepsSincePublish = 0;
     state.publishedAt = now;

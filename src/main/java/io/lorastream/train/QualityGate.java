@@ -13,9 +13,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Decides whether a candidate may be published (the policy is {@link TrainerSettings.Gate}'s): its
- * holdout loss must not be worse than the newest published version's on the same holdout set by
- * more than the holdout margin, and its loss on the shared {@link CanarySet} must not exceed the
- * base model's by more than the canary margin. The base model is evaluated as an adapter with
+ * holdout loss must not be worse than the best of the recently published versions (those a
+ * rollback can return to) on the same holdout set by more than the holdout margin, and its loss
+ * on the shared {@link CanarySet} must not exceed the base model's by more than the canary margin.
+ * Comparing with the best rather than the newest version keeps a run of small regressions, each
+ * within the margin, from walking the published quality down. The base model is evaluated as an adapter with
  * B = 0, which computes exactly what the base computes.
  */
 final class QualityGate implements AutoCloseable {
@@ -32,14 +34,14 @@ final class QualityGate implements AutoCloseable {
   }
 
   /** Holdout and canary losses of the tenant's current weights; gatedBy is null when they pass. */
-  record Evaluation(Float holdoutLoss, Float baseHoldoutLoss, Float publishedHoldoutLoss, Float canaryLoss,
+  record Evaluation(Float holdoutLoss, Float baseHoldoutLoss, Float referenceHoldoutLoss, Float canaryLoss,
       String gatedBy) {}
 
   Evaluation evaluate(TenantState state) {
     TrainerSettings.Gate gate = settings.gate();
     Float holdoutLoss = null;
     Float baseHoldout = null;
-    Float publishedHoldout = null;
+    Float referenceHoldout = null;
     Float canaryLoss = null;
     String gatedBy = null;
     List<TrainingPair> holdout = state.holdoutPairs();
@@ -51,8 +53,8 @@ final class QualityGate implements AutoCloseable {
         state.baseHoldoutLoss(baseHoldout);
       }
       if (gate.checksHoldout() && state.newestVersion().isPresent()) {
-        publishedHoldout = publishedHoldoutLoss(state, holdout);
-        if (!(holdoutLoss <= publishedHoldout * (1 + gate.holdoutMargin()))) {
+        referenceHoldout = bestPublishedHoldoutLoss(state, holdout);
+        if (!(holdoutLoss <= referenceHoldout * (1 + gate.holdoutMargin()))) {
           gatedBy = "holdout";
         }
       }
@@ -63,24 +65,32 @@ final class QualityGate implements AutoCloseable {
         gatedBy = "canary";
       }
     }
-    return new Evaluation(holdoutLoss, baseHoldout, publishedHoldout, canaryLoss, gatedBy);
+    return new Evaluation(holdoutLoss, baseHoldout, referenceHoldout, canaryLoss, gatedBy);
   }
 
-  /** The newest published version's loss on the current holdout set (cached until the set changes). */
-  private float publishedHoldoutLoss(TenantState state, List<TrainingPair> holdout) {
-    Optional<Float> cached = state.publishedHoldoutLoss();
-    if (cached.isPresent()) {
-      return cached.get();
+  /**
+   * The lowest loss of the recently published versions on the current holdout set. Each
+   * version's loss is computed once per holdout set (a version just published already has its
+   * loss as a candidate).
+   */
+  private float bestPublishedHoldoutLoss(TenantState state, List<TrainingPair> holdout) {
+    float best = Float.POSITIVE_INFINITY;
+    for (PublishedVersion published : state.recentVersions()) {
+      Optional<Float> cached = state.versionHoldoutLoss(published.getVersion());
+      float loss;
+      if (cached.isPresent()) {
+        loss = cached.get();
+      } else {
+        try (LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Bytes.of(published.getWeights()),
+                state.adapter.config(), base);
+            LoraTrainer evaluator = new LoraTrainer(base, adapter, settings.training())) {
+          loss = meanLoss(evaluator, holdout);
+        }
+        state.versionHoldoutLoss(published.getVersion(), loss);
+      }
+      best = Math.min(best, loss);
     }
-    PublishedVersion published = state.newestVersion().orElseThrow();
-    float loss;
-    try (LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Bytes.of(published.getWeights()),
-            state.adapter.config(), base);
-        LoraTrainer evaluator = new LoraTrainer(base, adapter, settings.training())) {
-      loss = meanLoss(evaluator, holdout);
-    }
-    state.publishedHoldoutLoss(loss);
-    return loss;
+    return best;
   }
 
   /** Weight-averaged mean loss over {@code pairs}, evaluated in chunks to bound memory. */

@@ -48,7 +48,9 @@ final class TenantState implements AutoCloseable {
   /** Bumped whenever the holdout set changes; cached holdout losses belong to one generation. */
   private long holdoutGeneration;
   private final Deque<PublishedVersion> recentVersions = new ArrayDeque<>();
-  private CachedLoss publishedHoldoutLoss;
+  /** Holdout losses of recent published versions (by version), for holdout generation {@link #versionLossGeneration}. */
+  private final Map<Long, Float> versionHoldoutLoss = new HashMap<>();
+  private long versionLossGeneration = -1;
   private CachedLoss baseHoldoutLoss;
 
   TenantState(String tenant, LoraAdapter adapter, LoraTrainer trainer,
@@ -107,9 +109,8 @@ final class TenantState implements AutoCloseable {
   void rememberVersion(PublishedVersion version, int kept) {
     recentVersions.addLast(version);
     while (recentVersions.size() > kept) {
-      recentVersions.removeFirst();
+      versionHoldoutLoss.remove(recentVersions.removeFirst().getVersion());
     }
-    publishedHoldoutLoss = null;
   }
 
   /** The recently published versions, oldest first. */
@@ -125,13 +126,19 @@ final class TenantState implements AutoCloseable {
     return Optional.ofNullable(recentVersions.peekLast());
   }
 
-  /** The newest published version's holdout loss, if computed for the current holdout set. */
-  Optional<Float> publishedHoldoutLoss() {
-    return cached(publishedHoldoutLoss);
+  /** A published version's holdout loss, if computed for the current holdout set. */
+  Optional<Float> versionHoldoutLoss(long version) {
+    return versionLossGeneration == holdoutGeneration
+        ? Optional.ofNullable(versionHoldoutLoss.get(version))
+        : Optional.empty();
   }
 
-  void publishedHoldoutLoss(float loss) {
-    publishedHoldoutLoss = new CachedLoss(holdoutGeneration, loss);
+  void versionHoldoutLoss(long version, float loss) {
+    if (versionLossGeneration != holdoutGeneration) {
+      versionHoldoutLoss.clear();
+      versionLossGeneration = holdoutGeneration;
+    }
+    versionHoldoutLoss.put(version, loss);
   }
 
   /** The base model's holdout loss, if computed for the current holdout set. */

@@ -44,7 +44,8 @@ final class TenantStates {
           + ", this trainer runs " + base.weightsSha256());
     }
     LoraConfig lora = new LoraConfig(checkpoint.getRank(), checkpoint.getAlpha(),
-        List.copyOf(checkpoint.getTargetModules()), settings.lora().dropout(), checkpoint.getUseRslora());
+        List.copyOf(checkpoint.getTargetModules()), settings.lora().dropout(), checkpoint.getUseRslora(),
+        checkpoint.getLayersToTransform() == null ? null : List.copyOf(checkpoint.getLayersToTransform()));
     LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Bytes.of(checkpoint.getWeights()), lora, base);
     TrainingSettings training = settings.training();
     LoraTrainer trainer = new LoraTrainer(base, adapter, training);
@@ -88,6 +89,7 @@ final class TenantStates {
         .setAlpha(lora.alpha())
         .setTargetModules(List.copyOf(lora.targetModules()))
         .setUseRslora(lora.useRslora())
+        .setLayersToTransform(lora.layersToTransform())
         .setWeights(ByteBuffer.wrap(weights))
         .setOptimizerState(ByteBuffer.wrap(state.trainer.optimizerStateSafetensors()))
         .setRngState(settings.seed())
@@ -120,6 +122,7 @@ final class TenantStates {
         .setAlpha(lora.alpha())
         .setTargetModules(List.copyOf(lora.targetModules()))
         .setUseRslora(lora.useRslora())
+        .setLayersToTransform(lora.layersToTransform())
         .setWeights(ByteBuffer.wrap(weights))
         .setWeightsSha256(Sha256.hex(weights))
         .setTrainedThrough(offsets(state))

@@ -7,6 +7,7 @@ import io.lorastream.metrics.Metrics;
 import io.lorastream.contract.Sha256;
 import io.lorastream.model.BaseModel;
 import io.lorastream.model.LoraAdapter;
+import io.lorastream.model.LoraConfig;
 import io.lorastream.model.TinyModelFactory;
 import io.lorastream.testing.Snapshots;
 import java.nio.ByteBuffer;
@@ -41,6 +42,7 @@ class AdapterStoreTest {
 
   private final List<ServedAdapter> retired = new ArrayList<>();
   private final List<ServedAdapter> verified = new ArrayList<>();
+  private final List<LoraConfig> verifiedConfigs = new ArrayList<>();
   private final Metrics metrics = Metrics.create();
   private AdapterStore store;
 
@@ -50,6 +52,7 @@ class AdapterStoreTest {
       @Override
       public void verified(ServedAdapter served, LoraAdapter adapter) {
         verified.add(served);
+        verifiedConfigs.add(adapter.config());
         adapter.close();
       }
 
@@ -99,6 +102,16 @@ class AdapterStoreTest {
     assertThat(store.get("acme")).hasValueSatisfying(a -> assertThat(a.version()).isEqualTo(1));
     assertThat(metrics.gatewaySnapshotsRejected.labelValues("digest-mismatch").get()).isEqualTo(1.0);
     assertThat(verified).hasSize(1);
+  }
+
+  @Test
+  void loadsASnapshotLimitedToSomeLayersWithThoseLayersOnly() {
+    LoraConfig layerOne = new LoraConfig(4, 8f, List.of("q_proj"), 0f, false, List.of(1));
+    assertThat(store.apply(Snapshots.of(base, "acme", 1, 7, layerOne))).isTrue();
+    assertThat(verifiedConfigs).singleElement().satisfies(c -> {
+      assertThat(c.layersToTransform()).containsExactly(1);
+      assertThat(c.transforms(0)).isFalse();
+    });
   }
 
   @Test

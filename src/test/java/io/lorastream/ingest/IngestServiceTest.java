@@ -15,8 +15,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -80,6 +82,44 @@ class IngestServiceTest {
       assertThat(ingest.state()).isEqualTo(KafkaStreams.State.RUNNING);
       assertThat(metrics.ingestExamples.labelValues("duplicate").getLongValue()).isEqualTo(1);
       assertThat(metrics.ingestRejected.labelValues("bad-magic").getLongValue()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void hostileRecordsOnARealBrokerGoToTheDlqAndIngestKeepsRunning() {
+    KafkaSettings kafka = KAFKA.settings();
+    Topics topics = new Topics("hostile.");
+    TopicAdmin.ensureTopics(kafka, topics);
+    Metrics metrics = Metrics.create();
+    byte[] tenMegabytePrompt = AvroCodec.TRAINING_EXAMPLE.encode(TrainingExample.newBuilder().setId("big")
+        .setTenant("acme").setPrompt("p".repeat(10_000_000)).setCompletion(" c").setWeight(1f)
+        .setEventTime(Instant.now()).setMetadata(Map.of()).build());
+    byte[] garbled = encode("acme", "garbled");
+    Arrays.fill(garbled, 10, garbled.length, (byte) 0xFF);
+    IngestSettings settings = IngestSettings.defaults().withApplicationId("hostile-ingest")
+        .withRemovedTenants(Set.of("gone"));
+
+    try (IngestService ingest = IngestService.start(kafka, topics, settings, metrics, stateDir);
+        KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
+            new ByteArraySerializer())) {
+      producer.send(new ProducerRecord<>(topics.examples().name(), "acme", tenMegabytePrompt));
+      producer.send(new ProducerRecord<>(topics.examples().name(), "acme", garbled));
+      producer.send(new ProducerRecord<>(topics.examples().name(), "gone", encode("gone", "g-1")));
+      producer.send(new ProducerRecord<>(topics.examples().name(), "../x", encode("../x", "x-1")));
+      producer.send(new ProducerRecord<>(topics.examples().name(), "acme", encode("acme", "after")));
+      producer.flush();
+
+      List<ConsumerRecord<String, byte[]>> clean = TopicProbe.readUntil(kafka, topics.cleanExamples().name(),
+          records -> !records.isEmpty(), Duration.ofSeconds(60));
+      assertThat(clean).extracting(r -> decode(r).getId()).containsExactly("after");
+      List<ConsumerRecord<String, byte[]>> dead = TopicProbe.readUntil(kafka, topics.dlq().name(),
+          records -> records.size() >= 4, Duration.ofSeconds(30));
+      assertThat(dead).extracting(IngestServiceTest::reason).extracting(r -> r.substring(0, r.indexOf(':')))
+          .containsExactlyInAnyOrder("prompt-too-long", "corrupt", "tenant-removed", "invalid-tenant");
+      assertThat(dead).anySatisfy(r -> assertThat(r.value()).isEqualTo(tenMegabytePrompt));
+      assertThat(ingest.state()).isEqualTo(KafkaStreams.State.RUNNING);
+      assertThat(metrics.ingestRejected.labelValues("prompt-too-long").getLongValue()).isEqualTo(1);
+      assertThat(metrics.ingestRejected.labelValues("tenant-removed").getLongValue()).isEqualTo(1);
     }
   }
 

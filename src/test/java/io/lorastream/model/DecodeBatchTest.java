@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.djl.ndarray.NDArray;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -151,6 +152,79 @@ class DecodeBatchTest {
             .containsExactly(done.get(id).tokenIds());
       }
     }
+  }
+
+  @Test
+  void promptsAdmittedTogetherShareForwardPassesAndEqualAlone() {
+    List<GenerationRequest> requests = List.of(
+        greedy("same len", tenantA, 9),
+        greedy("same len", tenantB, 9), // equal prompt, other tenant: must differ from row 0
+        greedy("same lem", null, 7),
+        greedy("a much longer prompt that pads the short ones on the left", tenantC, 11),
+        greedy("a much longer prompt that pads the short ones on the right", tenantA, 6),
+        greedy("mid-sized prompt here", tenantB, 0));
+    assertThat(DecodeBatch.prefillGroups(requests.stream().map(GenerationRequest::promptIds).toList()))
+        .as("equal lengths share a pass; far longer prompts get their own")
+        .containsExactly(List.of(0, 1, 2), List.of(5), List.of(3, 4));
+    Map<Long, Completion> done = new HashMap<>();
+    Map<Long, List<Integer>> streamed = new HashMap<>();
+    try (DecodeBatch batch = new DecodeBatch(lm)) {
+      long early = batch.add(greedy("already running", tenantC, 20));
+      runSteps(batch, 2, done, streamed);
+      List<Long> ids = batch.addAll(requests);
+      while (!batch.isEmpty()) {
+        runSteps(batch, 1, done, streamed);
+      }
+      assertSameAsAlone(greedy("already running", tenantC, 20), done.get(early));
+      for (int i = 0; i < requests.size(); i++) {
+        assertSameAsAlone(requests.get(i), done.get(ids.get(i)));
+      }
+      assertThat(done.get(ids.get(0)).tokenIds()).isNotEqualTo(done.get(ids.get(1)).tokenIds());
+    }
+  }
+
+  @Test
+  void anInvalidRequestAdmitsNoneOfItsGroup() {
+    int[] tooLong = new int[base.config().maxPositionEmbeddings() + 1];
+    try (DecodeBatch batch = new DecodeBatch(lm)) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> batch.addAll(List.of(
+              greedy("fine", tenantA, 5), new GenerationRequest(tooLong, null, SamplingParams.greedy(5)))))
+          .isInstanceOf(IllegalArgumentException.class);
+      assertThat(batch.isEmpty()).isTrue();
+    }
+  }
+
+  @Test
+  void fuzzedInterleavingsOfTenantsGiveEachRequestWhatItGetsAlone() {
+    // Seeded: which tenant, which prompt, how long, and when each request joins the running batch.
+    SplittableRandom random = new SplittableRandom(2026_11_28L);
+    List<LoraAdapter> adapters = Arrays.asList(tenantA, tenantB, tenantC, null);
+    List<String> prompts = List.of("refund?", "When is support open", "x", "Where is my order, please tell me now",
+        "a b c d e f");
+    List<GenerationRequest> requests = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      requests.add(greedy(prompts.get(random.nextInt(prompts.size())), adapters.get(random.nextInt(adapters.size())),
+          2 + random.nextInt(7)));
+    }
+    Map<Long, GenerationRequest> byId = new HashMap<>();
+    Map<Long, Completion> done = new HashMap<>();
+    Map<Long, List<Integer>> streamed = new HashMap<>();
+    try (DecodeBatch batch = new DecodeBatch(lm)) {
+      int next = 0;
+      while (next < requests.size() || !batch.isEmpty()) {
+        int joining = Math.min(requests.size() - next, random.nextInt(4));
+        // Requests joining together prefill together, rows of several tenants in one pass.
+        List<GenerationRequest> group = requests.subList(next, next + joining);
+        List<Long> ids = group.isEmpty() ? List.of() : batch.addAll(group);
+        for (int j = 0; j < joining; j++) {
+          byId.put(ids.get(j), group.get(j));
+        }
+        next += joining;
+        runSteps(batch, 1 + random.nextInt(3), done, streamed);
+      }
+    }
+    assertThat(done).hasSize(requests.size());
+    byId.forEach((id, request) -> assertSameAsAlone(request, done.get(id)));
   }
 
   private static void runSteps(

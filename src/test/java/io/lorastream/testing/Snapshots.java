@@ -22,7 +22,11 @@ public final class Snapshots {
 
   /** A valid snapshot of a freshly initialised adapter; examplesSeen = 10 × version. */
   public static AdapterSnapshot of(BaseModel base, String tenant, long version, long seed) {
-    LoraConfig config = LoraConfig.defaults();
+    return of(base, tenant, version, seed, LoraConfig.defaults());
+  }
+
+  /** The same with the given LoRA settings (rank, targets, layers_to_transform …). */
+  public static AdapterSnapshot of(BaseModel base, String tenant, long version, long seed, LoraConfig config) {
     byte[] weights;
     try (LoraAdapter adapter = LoraAdapter.initialise(base, config, seed)) {
       weights = adapter.toPeftSafetensors();
@@ -30,7 +34,7 @@ public final class Snapshots {
     return AdapterSnapshot.newBuilder().setTenant(tenant).setVersion(version).setParentVersion(null)
         .setBaseModelSha256(base.weightsSha256()).setRank(config.rank()).setAlpha(config.alpha())
         .setTargetModules(config.targetModules()).setUseRslora(config.useRslora())
-        .setWeights(ByteBuffer.wrap(weights)).setWeightsSha256(Sha256.hex(weights))
+        .setLayersToTransform(config.layersToTransform()).setWeights(ByteBuffer.wrap(weights)).setWeightsSha256(Sha256.hex(weights))
         .setTrainedThrough(List.of()).setExamplesSeen(10 * version).setCreatedAt(Instant.now()).build();
   }
 

@@ -155,6 +155,44 @@ class ContinualTrainerQualityTest {
   }
 
   @Test
+  void importedAdapterLimitedToSomeLayersKeepsItsLayersThroughPublishAndTraining() {
+    KafkaSettings kafka = KAFKA.settings();
+    Topics topics = new Topics("import.");
+    TopicAdmin.ensureTopics(kafka, topics);
+    LoraConfig layerOne = new LoraConfig(4, 8f, List.of("q_proj", "v_proj"), 0f, false, List.of(1));
+    byte[] imported;
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, layerOne, 5);
+        LoraTrainer warmUp = new LoraTrainer(base, adapter, SETTINGS.training())) {
+      warmUp.step(List.of(new TrainingPair("Question: hours?\nAnswer:", " 9am to 5pm.", 1f)));
+      imported = adapter.toPeftSafetensors();
+    }
+
+    try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
+        SETTINGS.withInstanceId("import"), Metrics.create()).start()) {
+      AdapterControls.send(kafka, topics,
+          AdapterControls.importAdapter("acme", layerOne.toPeftAdapterConfigJson("lorastream-tiny"), imported));
+      AdapterSnapshot v1 = TrainerTopics.last(TrainerTopics.snapshotsUntil(kafka, topics,
+          s -> !s.isEmpty(), Duration.ofSeconds(60)));
+      assertThat(v1.getWeightsSha256()).isEqualTo(Sha256.hex(imported));
+      assertThat(v1.getLayersToTransform()).containsExactly(1);
+      assertThat(v1.getRank()).isEqualTo(4);
+
+      TrainerTopics.produce(kafka, topics, List.of(
+          example("acme", "i-0", "Question 0?\nAnswer:", " answer 0.", false),
+          example("acme", "i-1", "Question 1?\nAnswer:", " answer 1.", false)));
+      AdapterSnapshot v2 = TrainerTopics.last(TrainerTopics.snapshotsUntilSeen(kafka, topics, 2));
+      assertThat(v2.getLayersToTransform()).containsExactly(1);
+      // Only layer 1 carries adapter tensors, before and after training on top of the import.
+      try (LoraAdapter trained = LoraAdapter.fromPeftSafetensors(Bytes.of(v2.getWeights()), layerOne, base)) {
+        assertThat(trained.peftTensors().keySet()).isNotEmpty()
+            .allMatch(name -> name.contains(".layers.1."), "only layer 1");
+      }
+      List<AdapterCheckpoint> checkpoints = TrainerTopics.checkpointsUntilSeen(kafka, topics, 2);
+      assertThat(checkpoints.get(checkpoints.size() - 1).getLayersToTransform()).containsExactly(1);
+    }
+  }
+
+  @Test
   void nonFiniteLossUndoesTheStepAndSendsTheBatchToTheDlq() {
     KafkaSettings kafka = KAFKA.settings();
     Topics withPoison = new Topics("poison.");

@@ -1,0 +1,92 @@
+package io.lorastream.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.lorastream.avro.HoldoutExample;
+import io.lorastream.avro.PublishedVersion;
+import io.lorastream.model.BaseModel;
+import io.lorastream.model.LoraAdapter;
+import io.lorastream.model.LoraTrainer;
+import io.lorastream.model.TinyModelFactory;
+import io.lorastream.model.TrainingPair;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The holdout check of the quality gate against hand-set losses of published versions. */
+class QualityGateTest {
+  @TempDir static Path modelDir;
+  static BaseModel base;
+
+  private static final TrainerSettings SETTINGS = TrainerSettings.defaults()
+      .withGate(new TrainerSettings.Gate(0.10, Double.POSITIVE_INFINITY, 2));
+
+  @BeforeAll
+  static void createModel() {
+    TinyModelFactory.create(modelDir, 3);
+    base = BaseModel.load(modelDir);
+  }
+
+  @AfterAll
+  static void closeModel() {
+    base.close();
+  }
+
+  @Test
+  void aCandidateWithinTheMarginOfTheNewestButNotOfTheBestVersionIsGated() {
+    try (TenantState state = trainedState(); QualityGate gate = new QualityGate(base, SETTINGS)) {
+      float candidate = gate.evaluate(state).holdoutLoss(); // no published version yet: nothing to compare
+      byte[] weights = state.adapter.toPeftSafetensors();
+      state.rememberVersion(version(1, weights), 5);
+      state.rememberVersion(version(2, weights), 5);
+      // v1 was the best; v2, published within v1's margin, was a bit worse. The candidate is 5%
+      // worse than v2 (inside the margin) but 15% worse than v1: a walk down, so it is gated.
+      state.versionHoldoutLoss(1, candidate / 1.15f);
+      state.versionHoldoutLoss(2, candidate / 1.05f);
+
+      QualityGate.Evaluation evaluation = gate.evaluate(state);
+
+      assertThat(evaluation.gatedBy()).isEqualTo("holdout");
+      assertThat(evaluation.referenceHoldoutLoss()).isCloseTo(candidate / 1.15f, Offset.offset(1e-6f));
+    }
+  }
+
+  @Test
+  void versionsWithoutAKnownLossAreEvaluatedOnTheCurrentHoldoutSet() {
+    try (TenantState state = trainedState(); QualityGate gate = new QualityGate(base, SETTINGS)) {
+      float candidate = gate.evaluate(state).holdoutLoss();
+      state.rememberVersion(version(1, state.adapter.toPeftSafetensors()), 5); // the same weights
+
+      QualityGate.Evaluation evaluation = gate.evaluate(state);
+
+      assertThat(evaluation.gatedBy()).isNull();
+      assertThat(evaluation.referenceHoldoutLoss()).isCloseTo(candidate, Offset.offset(1e-5f));
+      assertThat(state.versionHoldoutLoss(1)).hasValueSatisfying(
+          loss -> assertThat(loss).isCloseTo(candidate, Offset.offset(1e-5f)));
+      // A new holdout example makes every cached loss stale.
+      state.keepHoldout(new HoldoutExample("h-9", "Question: when?\nAnswer:", " now.", 1f));
+      assertThat(state.versionHoldoutLoss(1)).isEmpty();
+    }
+  }
+
+  private static TenantState trainedState() {
+    LoraAdapter adapter = LoraAdapter.initialise(base, SETTINGS.lora(), 1);
+    LoraTrainer trainer = new LoraTrainer(base, adapter, SETTINGS.training());
+    trainer.step(List.of(new TrainingPair("Question: refunds?\nAnswer:", " 30 days.", 1f)));
+    TenantState state = new TenantState("acme", adapter, trainer, Map.of(), 1, 0, null);
+    state.keepHoldout(new HoldoutExample("h-0", "Question: refund window?\nAnswer:", " 30 days.", 1f));
+    state.keepHoldout(new HoldoutExample("h-1", "Question: returns?\nAnswer:", " within 30 days.", 1f));
+    return state;
+  }
+
+  private static PublishedVersion version(long version, byte[] weights) {
+    return new PublishedVersion(version, ByteBuffer.wrap(weights), "sha", 1L, Instant.EPOCH);
+  }
+}
