@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import org.apache.kafka.streams.KafkaStreams;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -75,8 +76,9 @@ final class IngestCommand implements Callable<Integer> {
     TopicAdmin.ensureTopics(kafkaSettings, topics);
     Files.createDirectories(stateDir);
     Metrics metrics = Metrics.create();
-    MetricsServer metricsServer = metricsOption.serve(metrics);
     IngestService ingest = IngestService.start(kafkaSettings, topics, settings, metrics, stateDir);
+    // Kafka Streams in ERROR processes nothing more: /healthz fails so the process gets restarted.
+    MetricsServer metricsServer = metricsOption.serve(metrics, () -> ingest.state() == KafkaStreams.State.ERROR);
     Shutdown.awaitSignal(() -> {
       ingest.close();
       metricsServer.close();

@@ -2,6 +2,7 @@ package io.lorastream.cli;
 
 import io.lorastream.metrics.Metrics;
 import io.lorastream.metrics.MetricsServer;
+import java.util.function.BooleanSupplier;
 import picocli.CommandLine.Option;
 
 /** The {@code --metrics-port} option of processes without an HTTP API of their own. */
@@ -12,5 +13,10 @@ final class MetricsOption {
 
   MetricsServer serve(Metrics metrics) {
     return MetricsServer.start(port, metrics);
+  }
+
+  /** With {@code /healthz} answering 503 once {@code failed} holds. */
+  MetricsServer serve(Metrics metrics, BooleanSupplier failed) {
+    return MetricsServer.start(port, metrics, failed);
   }
 }

@@ -82,9 +82,11 @@ final class TrainerCommand implements Callable<Integer> {
         .withMaxFusedRows(maxFusedRows);
     BaseModel model = BaseModel.load(base.resolve());
     Metrics metrics = Metrics.create();
-    MetricsServer metricsServer = metricsOption.serve(metrics);
     ContinualTrainer trainer = new ContinualTrainer(model, settings, topics, topics.cleanExamples().name(),
-        trainerSettings, metrics).start();
+        trainerSettings, metrics);
+    // A training loop that ended by itself (fenced, refused, a bug) fails /healthz: the process gets restarted.
+    MetricsServer metricsServer = metricsOption.serve(metrics, trainer::hasFailed);
+    trainer.start();
     Shutdown.awaitSignal(() -> {
       trainer.close();
       model.close();

@@ -10,6 +10,7 @@ import java.util.UUID;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -74,16 +75,15 @@ public final class AdapterFollower implements AutoCloseable {
     try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(props, new StringDeserializer(),
         new ByteArrayDeserializer())) {
       consumer = c;
-      List<TopicPartition> partitions = c.partitionsFor(topic, Duration.ofMinutes(5)).stream()
-          .map(p -> new TopicPartition(topic, p.partition())).toList();
-      c.assign(partitions);
-      c.seekToBeginning(partitions);
-      Map<TopicPartition, Long> endAtStart = c.endOffsets(partitions, Duration.ofMinutes(5));
+      Map<TopicPartition, Long> endAtStart = null;
+      while (running && endAtStart == null) {
+        endAtStart = endOffsetsAtStart(c);
+      }
       while (running) {
         for (ConsumerRecord<String, byte[]> record : c.poll(Duration.ofMillis(200))) {
           apply(record);
         }
-        if (!caughtUp && endAtStart.entrySet().stream().allMatch(e -> c.position(e.getKey()) >= e.getValue())) {
+        if (!caughtUp && reached(c, endAtStart)) {
           caughtUp = true;
           log.info("adapter store caught up: {} tenants", store.all().size());
         }
@@ -94,6 +94,33 @@ public final class AdapterFollower implements AutoCloseable {
       }
     } catch (RuntimeException e) {
       log.error("adapter follower stopped: {}", e.toString(), e);
+    }
+  }
+
+  /**
+   * Assigns every partition of the topic from its beginning and returns their end offsets: what
+   * must be read to be caught up. Null when Kafka did not answer within a minute (try again): the
+   * gateway stays unready, however long Kafka is away, rather than give up following.
+   */
+  private Map<TopicPartition, Long> endOffsetsAtStart(KafkaConsumer<String, byte[]> c) {
+    try {
+      List<TopicPartition> partitions = c.partitionsFor(topic, Duration.ofMinutes(1)).stream()
+          .map(p -> new TopicPartition(topic, p.partition())).toList();
+      c.assign(partitions);
+      c.seekToBeginning(partitions);
+      return c.endOffsets(partitions, Duration.ofMinutes(1));
+    } catch (TimeoutException e) {
+      log.warn("adapters topic {} not reachable yet ({}); still trying", topic, e.getMessage());
+      return null;
+    }
+  }
+
+  /** Whether every partition's position has reached its end offset; false while Kafka cannot say. */
+  private static boolean reached(KafkaConsumer<String, byte[]> c, Map<TopicPartition, Long> end) {
+    try {
+      return end.entrySet().stream().allMatch(e -> c.position(e.getKey(), Duration.ofSeconds(1)) >= e.getValue());
+    } catch (TimeoutException e) {
+      return false;
     }
   }
 

@@ -34,6 +34,8 @@ public final class Metrics {
   public final Counter trainerNonFiniteSteps;
   public final Counter trainerControls;
   public final Histogram trainerFusedBatchTenants;
+  public final Gauge trainerConsumerLag;
+  public final Gauge trainerLastCommit;
 
   // Gateway
   public final Counter gatewayRequests;
@@ -82,6 +84,12 @@ public final class Metrics {
     trainerFusedBatchTenants = Histogram.builder().name("lorastream_trainer_fused_batch_tenants")
         .help("Tenants trained together in one fused step (one forward and backward pass)")
         .classicUpperBounds(1, 2, 4, 8, 16, 32, 64).register(registry);
+    trainerConsumerLag = Gauge.builder().name("lorastream_trainer_consumer_lag_records")
+        .help("Records of the trainer's input partitions past its commit point: read but not yet trained, or not yet read")
+        .register(registry);
+    trainerLastCommit = Gauge.builder().name("lorastream_trainer_last_commit_timestamp_seconds")
+        .help("When the trainer last committed a transaction (Unix time, seconds); a stuck trainer stops moving it")
+        .register(registry);
 
     gatewayRequests = Counter.builder().name("lorastream_gateway_requests_total")
         .help("HTTP requests by route and status").labelNames("route", "status").register(registry);

@@ -5,7 +5,9 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Executors;
+import java.util.function.BooleanSupplier;
 
 /**
  * {@code GET /metrics} (Prometheus text format) and {@code GET /healthz} for processes without an
@@ -18,8 +20,17 @@ public final class MetricsServer implements AutoCloseable {
     this.server = server;
   }
 
-  /** Serves on {@code port} (0 = any free port) on all interfaces. */
+  /** Serves on {@code port} (0 = any free port) on all interfaces; {@code /healthz} always answers ok. */
   public static MetricsServer start(int port, Metrics metrics) {
+    return start(port, metrics, () -> false);
+  }
+
+  /**
+   * As {@link #start(int, Metrics)}, with {@code /healthz} answering 503 {@code {"status":"failed"}}
+   * once {@code failed} is true (the process's main work has ended by itself), so a liveness probe
+   * restarts it.
+   */
+  public static MetricsServer start(int port, Metrics metrics, BooleanSupplier failed) {
     HttpServer server;
     try {
       server = HttpServer.create(new InetSocketAddress(port), 0);
@@ -35,9 +46,10 @@ public final class MetricsServer implements AutoCloseable {
       }
     });
     server.createContext("/healthz", exchange -> {
-      byte[] body = "{\"status\":\"ok\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      boolean ok = !failed.getAsBoolean();
+      byte[] body = (ok ? "{\"status\":\"ok\"}" : "{\"status\":\"failed\"}").getBytes(StandardCharsets.UTF_8);
       exchange.getResponseHeaders().set("Content-Type", "application/json");
-      exchange.sendResponseHeaders(200, body.length);
+      exchange.sendResponseHeaders(ok ? 200 : 503, body.length);
       try (OutputStream out = exchange.getResponseBody()) {
         out.write(body);
       }

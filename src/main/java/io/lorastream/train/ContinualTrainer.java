@@ -48,9 +48,7 @@ import org.apache.kafka.common.errors.OutOfOrderSequenceException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -108,8 +106,9 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   private final QualityGate gate;
   private Map<String, AdapterCheckpoint> checkpoints = Map.of();
   private KafkaConsumer<String, byte[]> consumer;
-  private KafkaProducer<String, byte[]> producer;
+  private TransactionalOutput output;
   private volatile boolean running = true;
+  private volatile boolean failed;
   private final Thread thread;
 
   /**
@@ -158,6 +157,11 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     this.thread = new Thread(this, "lorastream-trainer-" + settings.instanceId());
   }
 
+  /** True once the training loop has ended without {@link #close()} asking it to: it trains no more. */
+  public boolean hasFailed() {
+    return failed;
+  }
+
   /** Starts the training loop on its own thread. */
   public ContinualTrainer start() {
     thread.start();
@@ -168,11 +172,10 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   public void run() {
     try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(kafka.consumer(settings.groupId()),
             new StringDeserializer(), new ByteArrayDeserializer());
-        KafkaProducer<String, byte[]> p = new KafkaProducer<>(
-            kafka.transactionalProducer(settings.transactionalId()), new StringSerializer(), new ByteArraySerializer())) {
+        TransactionalOutput out = new TransactionalOutput(kafka, settings.transactionalId())) {
       consumer = c;
-      producer = p;
-      producer.initTransactions();
+      output = out;
+      retryWhileKafkaIsAway("starting the transactional producer", output::initialise);
       consumer.subscribe(List.of(inputTopic), new Rebalance());
       log.info("trainer {} consuming {} (batch {} examples or {} ms)", settings.instanceId(), inputTopic,
           settings.batchSize(), settings.batchMaxWait().toMillis());
@@ -180,6 +183,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
         for (ConsumerRecord<String, byte[]> record : consumer.poll(POLL)) {
           accept(record);
         }
+        updateLag();
         List<MicroBatch> ready = batcher.takeReady(System.currentTimeMillis());
         if (!ready.isEmpty() || !pendingDeadLetters.isEmpty() || !pendingControls.isEmpty()
             || !holdoutChanged.isEmpty()) {
@@ -194,6 +198,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       log.error("trainer {} stopped: {} (another instance with the same id took over, or rights are missing)",
           settings.instanceId(), e.toString());
     } finally {
+      failed = running;
       tenants.values().forEach(TenantState::close);
       tenants.clear();
       gate.close();
@@ -284,6 +289,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
 
   /** Trains the ready micro-batches and commits their effects and the consumed offsets atomically. */
   private void commitCycle(List<MicroBatch> ready) {
+    KafkaProducer<String, byte[]> producer = output.producer();
     producer.beginTransaction();
     checkpointed.clear();
     try {
@@ -306,6 +312,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       pendingDeadLetters.forEach(producer::send);
       producer.sendOffsetsToTransaction(committableOffsets(), consumer.groupMetadata());
       producer.commitTransaction();
+      metrics.trainerLastCommit.set(System.currentTimeMillis() / 1000.0);
       pendingDeadLetters.clear();
       pendingControls.clear();
       holdoutChanged.clear();
@@ -313,8 +320,41 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       throw e;
     } catch (KafkaException e) {
       log.warn("transaction aborted, rewinding to the last commit: {}", e.toString());
-      producer.abortTransaction();
-      rewind();
+      retryWhileKafkaIsAway("aborting the failed transaction", output::abort);
+      retryWhileKafkaIsAway("rewinding to the last commit", this::rewind);
+    }
+  }
+
+  /**
+   * Runs {@code action} until it succeeds, waiting between tries (0.1 s, doubling, at most 5 s)
+   * while Kafka is unreachable, so a broker outage pauses the trainer instead of ending it. Fencing
+   * and authorization errors are fatal and passed on; so is anything once the trainer is closing.
+   */
+  private void retryWhileKafkaIsAway(String what, Runnable action) {
+    long backoffMs = 100;
+    for (int attempt = 1; ; attempt++) {
+      try {
+        action.run();
+        if (attempt > 1) {
+          log.info("trainer {}: {} succeeded after {} attempts", settings.instanceId(), what, attempt);
+        }
+        return;
+      } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
+        throw e;
+      } catch (KafkaException | IllegalStateException e) {
+        if (!running) {
+          throw e;
+        }
+        log.warn("trainer {}: {} failed (attempt {}), retrying in {} ms: {}", settings.instanceId(), what, attempt,
+            backoffMs, e.toString());
+        try {
+          Thread.sleep(backoffMs);
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+        backoffMs = Math.min(backoffMs * 2, 5_000);
+      }
     }
   }
 
@@ -454,7 +494,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       long now) {
     AdapterSnapshot snapshot = states.snapshot(state, weights, parentVersion, evaluation.holdoutLoss(),
         evaluation.baseHoldoutLoss(), now);
-    producer.send(new ProducerRecord<>(topics.adapters().name(), state.tenant,
+    output.producer().send(new ProducerRecord<>(topics.adapters().name(), state.tenant,
         AvroCodec.ADAPTER_SNAPSHOT.encode(snapshot)));
     state.publishedVersion = snapshot.getVersion();
     state.rememberVersion(new PublishedVersion(snapshot.getVersion(), ByteBuffer.wrap(weights),
@@ -470,7 +510,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
 
   private void writeCheckpoint(TenantState state, byte[] weights, long now) {
     AdapterCheckpoint checkpoint = states.checkpoint(state, weights, now);
-    producer.send(new ProducerRecord<>(topics.checkpoints().name(), state.tenant,
+    output.producer().send(new ProducerRecord<>(topics.checkpoints().name(), state.tenant,
         AvroCodec.ADAPTER_CHECKPOINT.encode(checkpoint)));
     state.lastCheckpoint = checkpoint;
     checkpointed.add(state.tenant);
@@ -574,11 +614,35 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   private Map<TopicPartition, OffsetAndMetadata> committableOffsets() {
     Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
     for (TopicPartition partition : consumer.assignment()) {
-      OptionalLong oldest = batcher.oldestOffset(partition);
-      long commit = oldest.isPresent() ? oldest.getAsLong() : consumer.position(partition);
-      offsets.put(partition, new OffsetAndMetadata(commit));
+      offsets.put(partition, new OffsetAndMetadata(committableOffset(partition)));
     }
     return offsets;
+  }
+
+  private long committableOffset(TopicPartition partition) {
+    OptionalLong oldest = batcher.oldestOffset(partition);
+    return oldest.isPresent() ? oldest.getAsLong() : consumer.position(partition);
+  }
+
+  /**
+   * The consumer-lag gauge: per assigned partition, the end offset (last stable offset: the input
+   * is read read_committed) minus the committable offset, so examples read and buffered but not yet
+   * trained count too. Uses only what the consumer already knows (no request to the broker);
+   * partitions whose end it has not learnt yet are left out.
+   */
+  private void updateLag() {
+    long records = 0;
+    try {
+      for (TopicPartition partition : consumer.assignment()) {
+        OptionalLong lag = consumer.currentLag(partition);
+        if (lag.isPresent()) {
+          records += consumer.position(partition) + lag.getAsLong() - committableOffset(partition);
+        }
+      }
+    } catch (KafkaException e) {
+      return;
+    }
+    metrics.trainerConsumerLag.set(records);
   }
 
   /** Back to the last committed state: drop memory, reload checkpoints, re-read from committed offsets. */
@@ -628,7 +692,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     @Override
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       forgetUncommitted();
-      restoreCommitted();
+      retryWhileKafkaIsAway("restoring the committed state", ContinualTrainer.this::restoreCommitted);
       log.info("trainer {} owns {} partitions; {} tenant checkpoints known", settings.instanceId(),
           consumer.assignment().size(), checkpoints.size());
     }

@@ -6,6 +6,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
 class MetricsServerTest {
@@ -21,6 +22,22 @@ class MetricsServerTest {
       assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
           v -> assertThat(v).startsWith("text/plain"));
       assertThat(response.body()).contains("lorastream_trainer_steps_total 3.0");
+    }
+  }
+
+  @Test
+  void healthzFailsOnceTheProcessesWorkHasEnded() throws Exception {
+    AtomicBoolean failed = new AtomicBoolean();
+    try (MetricsServer server = MetricsServer.start(0, Metrics.create(), failed::get)) {
+      HttpRequest healthz = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/healthz")).build();
+      HttpResponse<String> ok = HttpClient.newHttpClient().send(healthz, HttpResponse.BodyHandlers.ofString());
+      assertThat(ok.statusCode()).isEqualTo(200);
+      assertThat(ok.body()).isEqualTo("{\"status\":\"ok\"}");
+
+      failed.set(true);
+      HttpResponse<String> down = HttpClient.newHttpClient().send(healthz, HttpResponse.BodyHandlers.ofString());
+      assertThat(down.statusCode()).isEqualTo(503);
+      assertThat(down.body()).isEqualTo("{\"status\":\"failed\"}");
     }
   }
 }

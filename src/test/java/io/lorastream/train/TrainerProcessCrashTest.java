@@ -17,7 +17,6 @@ import io.lorastream.model.LoraConfig;
 import io.lorastream.model.TinyModelFactory;
 import io.lorastream.testing.EmbeddedKafkaExtension;
 import io.lorastream.testing.TopicProbe;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -67,21 +66,21 @@ class TrainerProcessCrashTest {
     List<TrainingExample> examples = examples(List.of("acme", "globex"), 24);
     Random random = new Random(7);
 
-    Process trainer = startTrainer(crashed, "crash-0", UNFUSED);
+    TrainerProcess trainer = startTrainer(crashed, "crash-0", UNFUSED);
     int sent = 0;
     for (int kill = 0; kill < 3; kill++) {
       int upTo = sent + 12;
       TrainerTopics.produce(kafka, crashed, examples.subList(sent, upTo));
       sent = upTo;
       Thread.sleep(2_000 + random.nextInt(4_000));
-      trainer.destroyForcibly().waitFor();
+      trainer.kill();
       trainer = startTrainer(crashed, "crash-0", UNFUSED);
     }
     TrainerTopics.produce(kafka, crashed, examples.subList(sent, examples.size()));
     try {
       assertTrainedExactlyOnce(kafka, crashed, examples, Map.of("acme", 24L, "globex", 24L), UNFUSED);
     } finally {
-      trainer.destroyForcibly().waitFor();
+      trainer.kill();
     }
   }
 
@@ -94,18 +93,18 @@ class TrainerProcessCrashTest {
     List<TrainingExample> examples = examples(tenants, 12);
     Random random = new Random(11);
 
-    Process first = startTrainer(shared, "pair-0", FUSED);
-    Process second = startTrainer(shared, "pair-1", FUSED);
+    TrainerProcess first = startTrainer(shared, "pair-0", FUSED);
+    TrainerProcess second = startTrainer(shared, "pair-1", FUSED);
     try {
       TrainerTopics.produce(kafka, shared, examples.subList(0, 24));
       Thread.sleep(3_000 + random.nextInt(3_000));
-      second.destroyForcibly().waitFor();
+      second.kill();
       TrainerTopics.produce(kafka, shared, examples.subList(24, examples.size()));
       Map<String, Long> expected = tenants.stream().collect(Collectors.toMap(t -> t, t -> 12L));
       assertTrainedExactlyOnce(kafka, shared, examples, expected, FUSED);
     } finally {
-      first.destroyForcibly().waitFor();
-      second.destroyForcibly().waitFor();
+      first.kill();
+      second.kill();
     }
   }
 
@@ -177,11 +176,7 @@ class TrainerProcessCrashTest {
     }
   }
 
-  /**
-   * {@code lorastream trainer} in its own JVM. A short session timeout lets the group notice a
-   * killed member quickly; a short transaction timeout lets the broker abort the transaction a
-   * killed member left open (it holds back read_committed readers until then).
-   */
+  /** The largest absolute difference between the two snapshots' adapter weights. */
   private static float maxAbsDifference(AdapterSnapshot x, AdapterSnapshot y) {
     LoraConfig config = TrainerSettings.defaults().lora();
     try (BaseModel base = BaseModel.load(modelDir);
@@ -199,31 +194,8 @@ class TrainerProcessCrashTest {
     }
   }
 
-  private static Process startTrainer(Topics topics, String instanceId, int maxFusedRows) throws IOException {
-    List<String> command = List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx1g", "-Dai.djl.offline=true", "-Dorg.apache.avro.SERIALIZABLE_PACKAGES=io.lorastream.avro",
-        "-cp", System.getProperty("java.class.path"),
-        "io.lorastream.cli.Main", "trainer",
-        "--bootstrap-servers", KAFKA.bootstrapServers(),
-        "--topic-prefix", topics.prefix(),
-        "--base-model", modelDir.toString(),
-        "--instance-id", instanceId,
-        "--group-id", topics.prefix() + "trainer",
-        "--batch-size", Integer.toString(BATCH),
-        "--max-fused-rows", Integer.toString(maxFusedRows),
-        "--batch-max-wait-ms", "600000",
-        "--metrics-port", "0",
-        "--gate-canary-margin", "Infinity",
-        "--kafka-property", "session.timeout.ms=6000",
-        "--kafka-property", "heartbeat.interval.ms=1000",
-        "--kafka-property", "transaction.timeout.ms=5000");
-    ProcessBuilder builder = new ProcessBuilder(command)
-        .redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(logDir.resolve(topics.prefix() + instanceId + ".log").toFile()));
-    builder.environment().put("DJL_OFFLINE", "true");
-    builder.environment().put("OPT_OUT_TRACKING", "true");
-    // OMP_NUM_THREADS is inherited: the same thread count as the uninterrupted run, hence the same float sums.
-    return builder.start();
+  private static TrainerProcess startTrainer(Topics topics, String instanceId, int maxFusedRows) {
+    return TrainerProcess.start(KAFKA.bootstrapServers(), topics, modelDir, instanceId, BATCH, maxFusedRows,
+        logDir.resolve(topics.prefix() + instanceId + ".log"));
   }
 }
