@@ -21,6 +21,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.acl.AccessControlEntry;
 import org.apache.kafka.common.acl.AclBinding;
+import org.apache.kafka.common.acl.AclBindingFilter;
 import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.acl.AclPermissionType;
 import org.apache.kafka.common.errors.GroupAuthorizationException;
@@ -69,6 +70,15 @@ class KafkaSaslAclTest {
       }
       acls.add(new AclBinding(group, new AccessControlEntry("User:alice", "*", AclOperation.READ, AclPermissionType.ALLOW)));
       client.createAcls(acls).all().get();
+      // ACLs reach the broker's authorizer through the metadata log, a moment after the call
+      // returns: wait until the broker lists them, or the first tests race the propagation.
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (client.describeAcls(AclBindingFilter.ANY).values().get().size() < acls.size()) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("the broker did not list the new ACLs within 30 s");
+        }
+        Thread.sleep(100);
+      }
     } catch (InterruptedException | ExecutionException e) {
       throw new IllegalStateException(e);
     }
