@@ -13,9 +13,10 @@ import java.util.SplittableRandom;
  * <p>Facts that differ between shops (shop name, product line, return window, opening hours,
  * shipping fee, escalation e-mail) are slots filled with many values and asked in every wording of
  * {@link FactWordings}, so the base learns which fact each paraphrase asks for and the sentence
- * shapes that answer it, while a tenant's adapter only has to learn its own values. The values of the demo tenants (30, 14 and 60 days; 9am to
- * 5pm, 8am to 8pm, around the clock; $5, $12 and free shipping; Acme, Globex, Initech) are never
- * drawn: what an adapter teaches about them is visibly its own.
+ * shapes that answer it, while a tenant's adapter only has to learn its own values. The values of
+ * the demo tenants (30, 14 and 60 days; 9am to 5pm, 8am to 8pm, around the clock; $5, $12 and free
+ * shipping; Acme, Globex, Initech) and of every other quality-dataset tenant are never drawn: what
+ * an adapter teaches about them is visibly its own.
  */
 public final class CustomerServiceCorpus {
 
@@ -100,7 +101,10 @@ public final class CustomerServiceCorpus {
     return out;
   }
 
-  /** One document: 65% a question/answer pair (four in seven about a shop fact), 25% a dialogue, 10% an e-mail. */
+  /**
+   * One document: 65% a question/answer pair (12 in 21 about a shop fact), 25% a dialogue, 10% an
+   * e-mail.
+   */
   public String next() {
     double kind = random.nextDouble();
     if (kind < 0.65) {
