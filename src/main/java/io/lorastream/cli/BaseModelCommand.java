@@ -50,7 +50,7 @@ final class BaseModelCommand implements Runnable {
     long seed;
 
     @Option(names = "--steps", description = "Optimizer steps; the learning-rate schedule ends here (default: "
-        + "300, about 6 minutes on 2 idle cores).")
+        + "1000, about 3.5 minutes on 2 cores).")
     Integer steps;
 
     @Option(names = "--minutes", defaultValue = "0",

@@ -32,7 +32,7 @@ public final class TenantCatalog {
       "Ultraviolet", "Vortex", "Willow", "Xylem", "Yonder", "Zenith", "Aurora", "Bramble", "Cascade", "Dapple",
       "Falcon", "Garnet", "Hazel", "Ivory", "Jasper", "Keystone", "Larkspur");
 
-  // Plural product lines; the corpus only names single items ("yoga mat", "keyboard").
+  // Plural product lines, none of them a line the corpus's shops sell ("running shoes", "keyboards").
   private static final List<String> PRODUCTS = List.of(
       "camping stoves", "violin strings", "aquarium pumps", "ski goggles", "drone parts", "pottery glazes",
       "chess sets", "bee hives", "telescope lenses", "surfboards", "beard oils", "solar lanterns",

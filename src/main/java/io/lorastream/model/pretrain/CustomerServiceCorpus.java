@@ -10,11 +10,13 @@ import java.util.SplittableRandom;
  * short support e-mails, drawn from templates and word lists by a seeded Java random source. The
  * same seed gives the same documents.
  *
- * <p>Facts that differ between shops (return window, opening hours, shipping fee, shop name) are
- * slots filled with many values, so the base learns the sentence shapes while a tenant's adapter
- * only has to learn its own values. The values of the demo tenants (30, 14 and 60 days; 9am to
- * 5pm, 8am to 8pm, around the clock; $5, $12 and free shipping; Acme, Globex, Initech) are never
- * drawn: what an adapter teaches about them is visibly its own.
+ * <p>Facts that differ between shops (shop name, product line, return window, opening hours,
+ * shipping fee, escalation e-mail) are slots filled with many values and asked in every wording of
+ * {@link FactWordings}, so the base learns which fact each paraphrase asks for and the sentence
+ * shapes that answer it, while a tenant's adapter only has to learn its own values. The values of
+ * the demo tenants (30, 14 and 60 days; 9am to 5pm, 8am to 8pm, around the clock; $5, $12 and free
+ * shipping; Acme, Globex, Initech) and of every other quality-dataset tenant are never drawn: what
+ * an adapter teaches about them is visibly its own.
  */
 public final class CustomerServiceCorpus {
 
@@ -36,6 +38,19 @@ public final class CustomerServiceCorpus {
     "Meadowlark", "Ironbridge", "Sunbeam", "Blue Harbor", "Hillside", "Westfield Market",
     "Kestrel", "Lakeshore", "Orchard Lane", "Polaris", "Quillon", "Saltmarsh", "Evergreen",
     "Crescent", "Driftwood", "Wren & Co", "Halcyon", "Juniper", "Marigold", "Stonegate", "Velvet"
+  };
+  // Plural product lines a shop is known for; the quality dataset's tenants use other lines.
+  static final String[] PRODUCT_LINES = {
+    "running shoes", "garden tools", "kitchen knives", "wall clocks", "board games", "phone cases",
+    "desk lamps", "backpacks", "headphones", "water bottles", "winter coats", "office chairs",
+    "bike helmets", "tea sets", "hiking boots", "camping tents", "leather wallets", "dog beds",
+    "jigsaw puzzles", "keyboards", "umbrellas", "flower vases", "rain jackets", "picture frames",
+    "cookbooks", "bed linen", "wooden toys", "art supplies", "cat food", "reading glasses"
+  };
+  // Mailbox names of escalation addresses, at the shop's own domain ("care@northwind.example").
+  static final String[] ESCALATION_BOXES = {
+    "escalations", "complaints", "managers", "care", "supervisors", "support-leads", "service",
+    "team-leads"
   };
   static final String[] WEEK_SPANS = {
     "Monday to Friday", "Monday to Saturday", "every day", "on weekdays", "seven days a week",
@@ -86,7 +101,10 @@ public final class CustomerServiceCorpus {
     return out;
   }
 
-  /** One document: 65% a question/answer pair, 25% a dialogue, 10% an e-mail. */
+  /**
+   * One document: 65% a question/answer pair (12 in 21 about a shop fact), 25% a dialogue, 10% an
+   * e-mail.
+   */
   public String next() {
     double kind = random.nextDouble();
     if (kind < 0.65) {
@@ -101,12 +119,15 @@ public final class CustomerServiceCorpus {
   }
 
   /** The facts of one made-up shop, drawn per document. */
-  private record Shop(String name, int returnDays, String hours, String weekSpan, String fee) {}
+  private record Shop(
+      String name, int returnDays, String hours, String weekSpan, String fee, String productLine,
+      String escalationEmail) {}
 
   private Shop shop() {
+    String name = pick(SHOPS);
     return new Shop(
-        pick(SHOPS), RETURN_DAYS[random.nextInt(RETURN_DAYS.length)], pick(HOURS), pick(WEEK_SPANS),
-        pick(FEES));
+        name, RETURN_DAYS[random.nextInt(RETURN_DAYS.length)], pick(HOURS), pick(WEEK_SPANS),
+        pick(FEES), pick(PRODUCT_LINES), pick(ESCALATION_BOXES) + "@" + slug(name) + ".example");
   }
 
   private record QuestionAnswer(String question, String answer) {}
@@ -115,45 +136,30 @@ public final class CustomerServiceCorpus {
     String product = pick(PRODUCTS);
     int order = 10000 + random.nextInt(90000);
     int days = 2 + random.nextInt(6);
-    switch (random.nextInt(16)) {
+    // Cases 0-11: the six shop facts, two cases each, asked in every wording of FactWordings.
+    switch (random.nextInt(21)) {
       case 0:
       case 1:
-        return new QuestionAnswer(
-            oneOf("How long do I have to return an item?", "How long do I have to return an item?",
-                "How many days do I have to return something?", "What is your return policy?",
-                "Can I still return my " + product + "?", "Is there a deadline for returns?",
-                "How long is the return window?"),
-            oneOf("You can return it within " + s.returnDays + " days.",
-                "You can return it within " + s.returnDays + " days.",
-                "You can return it within " + s.returnDays + " days of delivery.",
-                "Returns are accepted within " + s.returnDays + " days.",
-                "You have " + s.returnDays + " days to return an item for a full refund."));
+        return fact(FactWordings.REFUND_WINDOW_QUESTIONS, FactWordings.REFUND_WINDOW_ANSWERS,
+            s.returnDays + " days");
       case 2:
       case 3:
-        return new QuestionAnswer(
-            oneOf("When is support open?", "When is support open?", "What are your opening hours?",
-                "What time does customer service open?", "When can I reach your team?",
-                "What are your support hours?"),
-            oneOf("Support is open " + s.hours + ".", "Support is open " + s.hours + ".",
-                "Support is open " + s.hours + ", " + s.weekSpan + ".",
-                "Our team is available " + s.hours + ", " + s.weekSpan + ".",
-                "You can reach us " + s.hours + "."));
+        return fact(FactWordings.SUPPORT_HOURS_QUESTIONS, FactWordings.SUPPORT_HOURS_ANSWERS,
+            random.nextInt(3) == 0 ? s.hours + ", " + s.weekSpan : s.hours);
       case 4:
       case 5:
-        return new QuestionAnswer(
-            oneOf("How much is shipping?", "How much is shipping?", "What does delivery cost?",
-                "Do you charge for shipping?", "How much do you charge for delivery?"),
-            oneOf("Shipping is " + s.fee + ".", "Shipping is " + s.fee + ".",
-                "Shipping is " + s.fee + " per order.", "Standard shipping costs " + s.fee + ".",
-                "Delivery costs " + s.fee + " for every order."));
+        return fact(FactWordings.SHIPPING_FEE_QUESTIONS, FactWordings.SHIPPING_FEE_ANSWERS, s.fee);
       case 6:
-        return new QuestionAnswer(
-            oneOf("Who am I talking to?", "Who am I talking to?", "Which company is this?",
-                "Who is this?"),
-            oneOf("This is " + s.name + " support.", "This is " + s.name + " support.",
-                "You are talking to " + s.name + " support.",
-                "This is the " + s.name + " help desk."));
       case 7:
+        return fact(FactWordings.COMPANY_QUESTIONS, FactWordings.COMPANY_ANSWERS, s.name);
+      case 8:
+      case 9:
+        return fact(FactWordings.PRODUCT_QUESTIONS, FactWordings.PRODUCT_ANSWERS, s.productLine);
+      case 10:
+      case 11:
+        return fact(FactWordings.ESCALATION_EMAIL_QUESTIONS, FactWordings.ESCALATION_EMAIL_ANSWERS,
+            s.escalationEmail);
+      case 12:
         return new QuestionAnswer(
             oneOf("Where is my order?", "Can you check the status of order " + order + "?",
                 "Has my order shipped yet?", "When will my " + product + " arrive?"),
@@ -163,39 +169,39 @@ public final class CustomerServiceCorpus {
                     + pick(WEEKDAYS) + ".",
                 "Your " + product + " is packed and will ship tomorrow.",
                 "Order " + order + " is out for delivery today."));
-      case 8:
+      case 13:
         return new QuestionAnswer(
             oneOf("When will I get my refund?", "How long does a refund take?",
                 "I sent my " + product + " back. Where is my refund?"),
             oneOf("Refunds are processed within " + days + " business days after we receive the item.",
                 "Your refund was issued today. It can take " + days + " business days to show on your statement.",
                 "Once the item reaches us, we refund you within " + days + " business days."));
-      case 9:
+      case 14:
         return new QuestionAnswer(
             oneOf("How long does delivery take?", "How fast is shipping?",
                 "When will my package arrive?"),
             "Standard delivery takes " + days + " to " + (days + 2) + " business days.");
-      case 10:
+      case 15:
         return new QuestionAnswer(
             oneOf("How do I reset my password?", "I forgot my password.",
                 "I cannot log in to my account."),
             oneOf("Click \"Forgot password\" on the sign-in page and follow the link we email you.",
                 "Use the \"Forgot password\" link on the sign-in page. The email arrives within a few minutes."));
-      case 11:
+      case 16:
         return new QuestionAnswer(
             oneOf("Can I cancel my order?", "How do I cancel order " + order + "?"),
             oneOf("You can cancel an order until it ships. Open your orders and choose \"Cancel\".",
                 "Order " + order + " has not shipped yet, so I have cancelled it for you."));
-      case 12:
+      case 17:
         return new QuestionAnswer(
             oneOf("My " + product + " arrived damaged.", "The " + product + " I received is broken."),
             oneOf("I am sorry about that. We will send you a new " + product + " at no cost.",
                 "I apologize for the trouble. Please send us a photo and we will replace it right away."));
-      case 13:
+      case 18:
         return new QuestionAnswer(
             oneOf("Which payment methods do you accept?", "Can I pay with PayPal?"),
             "We accept " + pick(PAYMENTS) + ".");
-      case 14:
+      case 19:
         return new QuestionAnswer(
             oneOf("Can I exchange my " + product + " for another size?",
                 "Do you have the " + product + " in " + pick(COLORS) + "?"),
@@ -207,6 +213,13 @@ public final class CustomerServiceCorpus {
             oneOf("You can email us at help@" + slug(s.name) + ".example or use the chat on our website.",
                 "Write to help@" + slug(s.name) + ".example and we will answer within one day."));
     }
+  }
+
+  /** A question in one of {@code questions}, answered in one of {@code answers} with {@code value}. */
+  private QuestionAnswer fact(List<String> questions, List<String> answers, String value) {
+    String question = questions.get(random.nextInt(questions.size()));
+    String answer = answers.get(random.nextInt(answers.size())).formatted(value);
+    return new QuestionAnswer(question, answer);
   }
 
   private String dialogue(Shop s) {

@@ -37,4 +37,26 @@ class CustomerServiceCorpusTest {
     assertThat(returnWindows).isGreaterThanOrEqualTo(10);
     assertThat(docs).anyMatch(d -> d.startsWith("Customer: ") && d.contains("\nAgent: "));
   }
+
+  @Test
+  void asksEveryFactInEveryWordingAndAnswersInEveryShape() {
+    String text = String.join("\n", new CustomerServiceCorpus(3).documents(20_000));
+    List<List<List<String>>> facts = List.of(
+        List.of(FactWordings.COMPANY_QUESTIONS, FactWordings.COMPANY_ANSWERS),
+        List.of(FactWordings.PRODUCT_QUESTIONS, FactWordings.PRODUCT_ANSWERS),
+        List.of(FactWordings.REFUND_WINDOW_QUESTIONS, FactWordings.REFUND_WINDOW_ANSWERS),
+        List.of(FactWordings.SUPPORT_HOURS_QUESTIONS, FactWordings.SUPPORT_HOURS_ANSWERS),
+        List.of(FactWordings.SHIPPING_FEE_QUESTIONS, FactWordings.SHIPPING_FEE_ANSWERS),
+        List.of(FactWordings.ESCALATION_EMAIL_QUESTIONS, FactWordings.ESCALATION_EMAIL_ANSWERS));
+    for (List<List<String>> fact : facts) {
+      for (String question : fact.get(0)) {
+        assertThat(text).as("question '%s'", question).contains("Question: " + question + "\nAnswer: ");
+      }
+      for (String shape : fact.get(1)) {
+        String[] around = shape.split("%s", -1);
+        Pattern answer = Pattern.compile("Answer: " + Pattern.quote(around[0]) + "[^\n]+" + Pattern.quote(around[1]));
+        assertThat(answer.matcher(text).find()).as("answer shape '%s'", shape).isTrue();
+      }
+    }
+  }
 }
