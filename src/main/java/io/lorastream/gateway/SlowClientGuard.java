@@ -8,10 +8,13 @@ import java.util.Map;
 
 /**
  * Drops clients that trickle a request: the idle timeout alone does not, since every byte counts as
- * activity. A connection gets {@link HttpLimits#requestTimeout()} to deliver a request's headers
- * (from connecting, or from the end of its previous response) and the same again for the body.
- * Missing the first deadline closes the connection (no request exists to answer); missing the
- * second answers 408 with a JSON error and closes it.
+ * activity. A new connection gets {@link HttpLimits#requestTimeout()} to deliver its first
+ * request's headers, and every request the same again for its body. Between two requests of a
+ * kept-alive connection the next headers are due within {@link HttpLimits#idleTimeout()}: a
+ * client that pools connections may legitimately leave one unused for a while, and closing it
+ * after the short request timeout raced clients that reuse a pooled connection at about that
+ * moment (their request was lost). Missing a headers deadline closes the connection (no request
+ * exists to answer); missing the body deadline answers 408 with a JSON error and closes it.
  *
  * <p>All methods run on the event loop of the connection concerned, so no locking is needed; one
  * instance serves one verticle (one event loop).
@@ -21,17 +24,19 @@ final class SlowClientGuard {
 
   private final Vertx vertx;
   private final long timeoutMs;
+  private final long keepAliveMs;
   /** Connections waiting for a request's headers → their timer. */
   private final Map<HttpConnection, Long> headerTimers = new HashMap<>();
 
   SlowClientGuard(Vertx vertx, HttpLimits limits) {
     this.vertx = vertx;
     this.timeoutMs = limits.requestTimeout().toMillis();
+    this.keepAliveMs = Math.max(timeoutMs, limits.idleTimeout().toMillis());
   }
 
   /** A new connection: its first request's headers are due. */
   void onConnection(HttpConnection connection) {
-    awaitHeaders(connection);
+    awaitHeaders(connection, timeoutMs);
     connection.closeHandler(v -> cancelHeaderTimer(connection));
   }
 
@@ -53,7 +58,7 @@ final class SlowClientGuard {
       if (!ctx.request().isEnded() || ctx.response().headers().contains("Connection", "close", true)) {
         return;
       }
-      awaitHeaders(connection); // keep-alive: the next request's headers are due
+      awaitHeaders(connection, keepAliveMs); // keep-alive: the next request's headers are due
     });
     ctx.next();
   }
@@ -72,9 +77,9 @@ final class SlowClientGuard {
     }
   }
 
-  private void awaitHeaders(HttpConnection connection) {
+  private void awaitHeaders(HttpConnection connection, long dueInMs) {
     cancelHeaderTimer(connection);
-    long timer = vertx.setTimer(timeoutMs, id -> {
+    long timer = vertx.setTimer(dueInMs, id -> {
       headerTimers.remove(connection);
       connection.close();
     });
