@@ -57,12 +57,7 @@ public final class E2eBench implements BenchSuite {
 
   @Override
   public List<Figure> run(boolean quick) throws Exception {
-    Path work = Files.createTempDirectory("lorastream-bench-e2e");
-    try {
-      return run(new BenchOptions(quick, null, work)).figures();
-    } finally {
-      deleteRecursively(work);
-    }
+    return ScratchFolder.figuresOnly(this, quick);
   }
 
   @Override
@@ -74,7 +69,7 @@ public final class E2eBench implements BenchSuite {
     }
     Scenario scenario = Scenario.load(file);
     Path work = options.workDir().resolve("work");
-    deleteRecursively(work);
+    ScratchFolder.delete(work);
     try (PipelineProcesses processes = new PipelineProcesses(work)) {
       return measure(scenario, processes, work);
     }
@@ -436,12 +431,4 @@ public final class E2eBench implements BenchSuite {
     return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
   }
 
-  private static void deleteRecursively(Path dir) throws java.io.IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (var walk = Files.walk(dir)) {
-      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
-  }
 }

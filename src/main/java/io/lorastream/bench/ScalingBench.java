@@ -27,11 +27,9 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -58,12 +56,7 @@ public final class ScalingBench implements BenchSuite {
 
   @Override
   public List<Figure> run(boolean quick) throws Exception {
-    Path work = Files.createTempDirectory("lorastream-bench-scaling");
-    try {
-      return run(new BenchOptions(quick, null, work)).figures();
-    } finally {
-      deleteRecursively(work);
-    }
+    return ScratchFolder.figuresOnly(this, quick);
   }
 
   @Override
@@ -79,7 +72,7 @@ public final class ScalingBench implements BenchSuite {
       }
       modelSweep(result, tinyDir, work, quick);
     } finally {
-      deleteRecursively(work);
+      ScratchFolder.delete(work);
     }
     return result;
   }
@@ -270,7 +263,7 @@ public final class ScalingBench implements BenchSuite {
         }
       }
     }
-    deleteRecursively(dir);
+    ScratchFolder.delete(dir);
     Arrays.sort(ms);
     return new double[] {E2eBench.percentile(ms, 0.5), E2eBench.percentile(ms, 0.99)};
   }
@@ -313,7 +306,7 @@ public final class ScalingBench implements BenchSuite {
       Path dir = work.resolve("model-" + rows.size());
       ModelBench.writeRandomModel((LlamaConfig) shape[1], dir, tokenizer, 11);
       rows.add(measureModel((String) shape[0], dir, quick));
-      deleteRecursively(dir);
+      ScratchFolder.delete(dir);
     }
     MarkdownTable table = new MarkdownTable("Cost by base model size (CPU, fp32, LoRA r8 q/v, batch " + BATCH + ")",
         "model", "parameters", "load (s)", "training step (s)", "training (tokens/s)", "generation (ms/token, batch 1, prefill included)");
@@ -413,11 +406,4 @@ public final class ScalingBench implements BenchSuite {
     }
   }
 
-  private static void deleteRecursively(Path dir) {
-    try (Stream<Path> paths = Files.walk(dir)) {
-      paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException e) {
-      // temporary files
-    }
-  }
 }

@@ -23,13 +23,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -75,7 +73,7 @@ public final class TrainerBench implements BenchSuite {
       figures.addAll(continualTrainer(base, scratch, quick));
       return figures;
     } finally {
-      deleteRecursively(scratch);
+      ScratchFolder.delete(scratch);
     }
   }
 
@@ -406,11 +404,4 @@ public final class TrainerBench implements BenchSuite {
     return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
   }
 
-  private static void deleteRecursively(Path dir) {
-    try (Stream<Path> paths = Files.walk(dir)) {
-      paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException e) {
-      // a temporary directory: left behind at worst
-    }
-  }
 }
