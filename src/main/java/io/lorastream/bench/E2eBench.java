@@ -315,6 +315,9 @@ public final class E2eBench implements BenchSuite {
         + (accounting.problems().isEmpty() ? "every example accounted for exactly once"
             : String.join("; ", accounting.problems()));
     result.add(Figure.of("e2e_lost_examples", accounting.lost(), "examples", accountingNote).withAim("0"));
+    result.add(Figure.of("e2e_untrained_examples", accounting.untrained(), "examples",
+        "trainable examples beyond their tenant's newest snapshot at the end: the trainer's backlog when the "
+            + "drain timed out").withAim("0"));
     result.add(Figure.of("e2e_duplicated_examples", accounting.duplicated(), "examples", accountingNote)
         .withAim("0"));
     result.add(Figure.of("e2e_inconsistent_snapshots", accounting.inconsistentSnapshots(), "snapshots",
@@ -326,8 +329,8 @@ public final class E2eBench implements BenchSuite {
     result.add(Figure.of("e2e_drain_s", drainSeconds, "s",
         "from the last example sent until every trainable example was covered by a published snapshot"));
     if (!accounting.exact()) {
-      result.fail("examples not accounted for exactly once: lost " + accounting.lost() + ", duplicated "
-          + accounting.duplicated() + ", inconsistent snapshots " + accounting.inconsistentSnapshots() + ": "
+      result.fail("examples not accounted for exactly once: lost " + accounting.lost() + ", untrained "
+          + accounting.untrained() + ", duplicated " + accounting.duplicated() + ", inconsistent snapshots " + accounting.inconsistentSnapshots() + ": "
           + accounting.problems());
     }
     if (ledger.producedCount() == 0 || ledger.snapshots().isEmpty()) {

@@ -30,17 +30,20 @@ public final class ExampleLedger {
   /**
    * The accounting of a run.
    *
-   * @param lost produced examples never in the clean topic, trainable clean examples not covered by
-   *     the tenant's newest snapshot, and examples a snapshot's offsets cover that it did not train on
+   * @param lost produced examples never in the clean topic, and examples a tenant's newest snapshot's
+   *     offsets cover that it did not train on
+   * @param untrained trainable clean examples beyond the tenant's newest snapshot's offsets: not yet
+   *     trained (a backlog while the trainer is behind), lost only if it stays so after draining
    * @param duplicated extra clean records of one id, and examples trained more often than their
    *     offsets were covered
    * @param inconsistentSnapshots snapshots whose examplesSeen differs from the trainable examples
    *     their trained-through offsets cover
    */
-  public record Accounting(long produced, long clean, long holdout, long trainable, long lost, long duplicated,
-      long inconsistentSnapshots, List<String> problems) {
+  public record Accounting(long produced, long clean, long holdout, long trainable, long lost, long untrained,
+      long duplicated, long inconsistentSnapshots, List<String> problems) {
+    /** Every example trained exactly once: nothing lost, untrained, duplicated or miscounted. */
     public boolean exact() {
-      return lost == 0 && duplicated == 0 && inconsistentSnapshots == 0;
+      return lost == 0 && untrained == 0 && duplicated == 0 && inconsistentSnapshots == 0;
     }
   }
 
@@ -120,6 +123,7 @@ public final class ExampleLedger {
       holdout += r.holdout() ? 1 : 0;
     }
     long lost = 0;
+    long untrained = 0;
     long duplicated = 0;
     for (String key : producedEventTimes.keySet()) {
       if (!cleanCopies.containsKey(key)) {
@@ -156,7 +160,7 @@ public final class ExampleLedger {
       long covered = trainable.stream().filter(r -> covered(last, r)).count();
       long uncovered = trainable.size() - covered;
       if (uncovered > 0) {
-        lost += uncovered;
+        untrained += uncovered;
         note(problems, tenant + ": " + uncovered + " trainable examples beyond the newest snapshot's offsets");
       }
       long seen = last == null ? 0 : last.examplesSeen();
@@ -167,7 +171,7 @@ public final class ExampleLedger {
       }
     }
     return new Accounting(producedEventTimes.size(), clean.size(), holdout, clean.size() - holdout, lost,
-        duplicated, inconsistent, problems);
+        untrained, duplicated, inconsistent, problems);
   }
 
   /**

@@ -41,13 +41,14 @@ class ExampleLedgerTest {
   }
 
   @Test
-  void anExampleBeyondTheNewestOffsetsIsLost() {
+  void anExampleBeyondTheNewestOffsetsIsUntrained() {
     ExampleLedger ledger = ledger();
     ledger.published(snapshot("acme", 1, 3, 2, 5000)); // a0, a1; a3 at offset 6 never covered
     ledger.published(snapshot("globex", 1, 4, 2, 5500));
     assertThat(ledger.drained()).isFalse();
     ExampleLedger.Accounting a = ledger.account();
-    assertThat(a.lost()).isEqualTo(1);
+    assertThat(a.untrained()).isEqualTo(1);
+    assertThat(a.lost()).isZero();
     assertThat(a.duplicated()).isZero();
     assertThat(a.exact()).isFalse();
   }
