@@ -32,14 +32,16 @@ import java.util.TreeSet;
  * @param batchSize the trainer's {@code --batch-size} ({@code trainer.batch-size}, default 8)
  * @param batchMaxWaitMs the trainer's {@code --batch-max-wait-ms} ({@code trainer.batch-max-wait-ms}, default 1000)
  * @param openGate true turns the quality gate off, so every step publishes ({@code trainer.open-gate}, default true)
+ * @param torchThreads the trainer's {@code --torch-threads} ({@code trainer.torch-threads}, default 0: libtorch's default)
  */
 public record Scenario(String name, int tenants, double examplesPerSecond, double requestsPerSecond,
     int contextWords, int maxTokens, double durationSeconds, double warmupSeconds, double baselineSeconds,
-    double drainTimeoutSeconds, long seed, int batchSize, long batchMaxWaitMs, boolean openGate) {
+    double drainTimeoutSeconds, long seed, int batchSize, long batchMaxWaitMs, boolean openGate, int torchThreads) {
 
   private static final Set<String> KEYS = Set.of("tenants", "examples.per-second", "requests.per-second",
       "prompt.context-words", "requests.max-tokens", "duration-seconds", "warmup-seconds", "baseline-seconds",
-      "drain-timeout-seconds", "seed", "trainer.batch-size", "trainer.batch-max-wait-ms", "trainer.open-gate");
+      "drain-timeout-seconds", "seed", "trainer.batch-size", "trainer.batch-max-wait-ms", "trainer.open-gate",
+      "trainer.torch-threads");
 
   public Scenario {
     require(tenants >= 1 && tenants <= 100_000, "tenants must be 1..100000, got " + tenants);
@@ -54,6 +56,7 @@ public record Scenario(String name, int tenants, double examplesPerSecond, doubl
     require(drainTimeoutSeconds > 0, "drain-timeout-seconds must be > 0, got " + drainTimeoutSeconds);
     require(batchSize >= 1, "trainer.batch-size must be >= 1, got " + batchSize);
     require(batchMaxWaitMs >= 0, "trainer.batch-max-wait-ms must be >= 0, got " + batchMaxWaitMs);
+    require(torchThreads >= 0, "trainer.torch-threads must be >= 0, got " + torchThreads);
   }
 
   private static void require(boolean ok, String message) {
@@ -96,7 +99,8 @@ public record Scenario(String name, int tenants, double examplesPerSecond, doubl
         (long) integer(p, "seed", null),
         integer(p, "trainer.batch-size", 8),
         integer(p, "trainer.batch-max-wait-ms", 1000),
-        bool(p, "trainer.open-gate", true));
+        bool(p, "trainer.open-gate", true),
+        integer(p, "trainer.torch-threads", 0));
   }
 
   private static String value(Properties p, String key, Object fallback) {

@@ -6,6 +6,7 @@ import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
 import io.lorastream.metrics.MetricsServer;
 import io.lorastream.model.BaseModel;
+import io.lorastream.model.TorchThreads;
 import io.lorastream.train.ContinualTrainer;
 import io.lorastream.train.TrainerSettings;
 import java.time.Duration;
@@ -66,6 +67,12 @@ final class TrainerCommand implements Callable<Integer> {
           + "a micro-batch larger than this trains alone.")
   int maxFusedRows;
 
+  @Option(names = "--torch-threads", defaultValue = "0",
+      description = "Threads libtorch uses within one operation in this process (default: ${DEFAULT-VALUE}, "
+          + "libtorch's default of one per core); 1 when the cores are shared with other busy processes "
+          + "(gateway, broker), where more threads wait on each other.")
+  int torchThreads;
+
   @Mixin
   MetricsOption metricsOption = new MetricsOption();
 
@@ -80,7 +87,11 @@ final class TrainerCommand implements Callable<Integer> {
         .withGate(new TrainerSettings.Gate(holdoutMargin, canaryMargin, TrainerSettings.Gate.defaults().minHoldoutExamples()))
         .withKeptVersions(keptVersions)
         .withMaxFusedRows(maxFusedRows);
+    if (torchThreads < 0) {
+      throw new IllegalArgumentException("--torch-threads must be 0 or more, got " + torchThreads);
+    }
     BaseModel model = BaseModel.load(base.resolve());
+    TorchThreads.use(torchThreads);
     Metrics metrics = Metrics.create();
     ContinualTrainer trainer = new ContinualTrainer(model, settings, topics, topics.cleanExamples().name(),
         trainerSettings, metrics);

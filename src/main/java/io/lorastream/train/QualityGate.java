@@ -33,7 +33,11 @@ final class QualityGate implements AutoCloseable {
     this.settings = settings;
   }
 
-  /** Holdout and canary losses of the tenant's current weights; gatedBy is null when they pass. */
+  /**
+   * Holdout and canary losses of the tenant's current weights, each null when the gate does not
+   * check it (the holdout ones also while the tenant has too few holdout examples); gatedBy is
+   * null when they pass.
+   */
   record Evaluation(Float holdoutLoss, Float baseHoldoutLoss, Float referenceHoldoutLoss, Float canaryLoss,
       String gatedBy) {}
 
@@ -44,8 +48,10 @@ final class QualityGate implements AutoCloseable {
     Float referenceHoldout = null;
     Float canaryLoss = null;
     String gatedBy = null;
-    List<TrainingPair> holdout = state.holdoutPairs();
-    if (holdout.size() >= gate.minHoldoutExamples()) {
+    // The holdout pass (up to 64 examples through the model, several times a training step's
+    // cost) runs only when the gate checks it: with the check off, snapshots carry no holdout loss.
+    List<TrainingPair> holdout = gate.checksHoldout() ? state.holdoutPairs() : List.of();
+    if (gate.checksHoldout() && holdout.size() >= gate.minHoldoutExamples()) {
       holdoutLoss = meanLoss(state.trainer, holdout);
       baseHoldout = state.baseHoldoutLoss().orElse(null);
       if (baseHoldout == null) {

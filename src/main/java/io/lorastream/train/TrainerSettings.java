@@ -26,6 +26,8 @@ import java.util.Objects;
  * A gated candidate is counted ({@code lorastream_trainer_snapshots_gated_total{reason}}), training
  * continues from it and its checkpoint is written; only the publish is withheld. The next step is
  * a candidate again. Defaults: holdout margin 0.10, canary margin 0.05, at least 2 holdout examples.
+ * A check that is off (margin Infinity) costs nothing: with the holdout check off the holdout
+ * examples are not evaluated and snapshots carry no holdout losses.
  *
  * @param groupId consumer group shared by all trainer instances (scale out = more instances)
  * @param instanceId unique per instance; makes the transactional id

@@ -43,7 +43,9 @@ class ScenarioTest {
     assertThat(s.batchSize()).isEqualTo(8);
     assertThat(s.contextWords()).isZero();
     assertThat(s.openGate()).isTrue();
+    assertThat(s.torchThreads()).isZero();
     assertThat(s.drainTimeoutSeconds()).isEqualTo(60);
+    assertThat(Scenario.parse("mini", props(MINIMAL + "trainer.torch-threads=1\n")).torchThreads()).isEqualTo(1);
   }
 
   @Test
@@ -60,6 +62,8 @@ class ScenarioTest {
         .hasMessageContaining("warmup-seconds must be >= 0 and below duration-seconds");
     assertThatThrownBy(() -> Scenario.parse("x", props(MINIMAL + "trainer.open-gate=yes\n")))
         .hasMessageContaining("'trainer.open-gate' must be true or false");
+    assertThatThrownBy(() -> Scenario.parse("x", props(MINIMAL + "trainer.torch-threads=-1\n")))
+        .hasMessageContaining("trainer.torch-threads must be >= 0");
   }
 
   @Test

@@ -76,6 +76,26 @@ class QualityGateTest {
     }
   }
 
+  @Test
+  void checksThatAreOffEvaluateNothing() {
+    try (TenantState state = trainedState();
+        QualityGate open = new QualityGate(base, SETTINGS.withGate(TrainerSettings.Gate.open()))) {
+      QualityGate.Evaluation evaluation = open.evaluate(state);
+      assertThat(evaluation.gatedBy()).isNull();
+      assertThat(evaluation.holdoutLoss()).isNull();
+      assertThat(evaluation.baseHoldoutLoss()).isNull();
+      assertThat(evaluation.canaryLoss()).isNull();
+      assertThat(state.baseHoldoutLoss()).as("the base model's holdout loss was not computed").isEmpty();
+    }
+    try (TenantState state = trainedState();
+        QualityGate canaryOnly = new QualityGate(base,
+            SETTINGS.withGate(new TrainerSettings.Gate(Double.POSITIVE_INFINITY, 10.0, 2)))) {
+      QualityGate.Evaluation evaluation = canaryOnly.evaluate(state);
+      assertThat(evaluation.holdoutLoss()).isNull();
+      assertThat(evaluation.canaryLoss()).isNotNull();
+    }
+  }
+
   private static TenantState trainedState() {
     LoraAdapter adapter = LoraAdapter.initialise(base, SETTINGS.lora(), 1);
     LoraTrainer trainer = new LoraTrainer(base, adapter, SETTINGS.training());
