@@ -66,6 +66,11 @@ final class TrainerCommand implements Callable<Integer> {
           + "a micro-batch larger than this trains alone.")
   int maxFusedRows;
 
+  @Option(names = "--rehearsal-per-batch", defaultValue = "" + TrainerSettings.DEFAULT_REHEARSAL,
+      description = "General exchanges (no tenant fact, none of the canary set) added to each tenant's training "
+          + "step against forgetting; 0 turns rehearsal off (default: ${DEFAULT-VALUE}).")
+  int rehearsalPerBatch;
+
   @Mixin
   MetricsOption metricsOption = new MetricsOption();
 
@@ -79,7 +84,8 @@ final class TrainerCommand implements Callable<Integer> {
         .withPublishing(publishEverySteps, Duration.ofMillis(publishMaxIntervalMs))
         .withGate(new TrainerSettings.Gate(holdoutMargin, canaryMargin, TrainerSettings.Gate.defaults().minHoldoutExamples()))
         .withKeptVersions(keptVersions)
-        .withMaxFusedRows(maxFusedRows);
+        .withMaxFusedRows(maxFusedRows)
+        .withRehearsal(rehearsalPerBatch);
     BaseModel model = BaseModel.load(base.resolve());
     Metrics metrics = Metrics.create();
     ContinualTrainer trainer = new ContinualTrainer(model, settings, topics, topics.cleanExamples().name(),

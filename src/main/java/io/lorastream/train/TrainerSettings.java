@@ -41,6 +41,9 @@ import java.util.Objects;
  * @param maxFusedRows the micro-batches of one cycle train in fused steps of at most this many
  *     examples (rows) in all; a micro-batch larger than this trains alone. Default 1: fusion off,
  *     because on lorastream-tiny a fused step measured slower than separate steps (BENCHMARKS.md)
+ * @param rehearsalPerBatch general exchanges ({@link Rehearsal}) added to each tenant micro-batch's
+ *     step, so the adapter keeps the base model's general answers while it learns the tenant's facts;
+ *     0 = off
  */
 public record TrainerSettings(
     String groupId,
@@ -54,7 +57,8 @@ public record TrainerSettings(
     Duration publishMaxInterval,
     Gate gate,
     int keptVersions,
-    int maxFusedRows) {
+    int maxFusedRows,
+    int rehearsalPerBatch) {
 
   public TrainerSettings {
     Objects.requireNonNull(groupId, "groupId");
@@ -81,6 +85,9 @@ public record TrainerSettings(
     }
     if (maxFusedRows < 1) {
       throw new IllegalArgumentException("maxFusedRows must be at least 1, got " + maxFusedRows);
+    }
+    if (rehearsalPerBatch < 0) {
+      throw new IllegalArgumentException("rehearsalPerBatch must not be negative, got " + rehearsalPerBatch);
     }
   }
 
@@ -127,8 +134,11 @@ public record TrainerSettings(
   public static TrainerSettings defaults() {
     return new TrainerSettings(
         "lorastream-trainer", "trainer-0", 8, Duration.ofMillis(1000), 42L,
-        DEFAULT_LORA, TrainingSettings.defaults(), 1, Duration.ofMinutes(1), Gate.defaults(), 5, 1);
+        DEFAULT_LORA, TrainingSettings.defaults(), 1, Duration.ofMinutes(1), Gate.defaults(), 5, 1, DEFAULT_REHEARSAL);
   }
+
+  /** General exchanges mixed into each tenant micro-batch by default (see {@link Rehearsal}). */
+  public static final int DEFAULT_REHEARSAL = 0;
 
   /**
    * New tenants' adapters: r 8, alpha 16 on every linear projection ({@code all-linear}), not only
@@ -141,47 +151,52 @@ public record TrainerSettings(
 
   public TrainerSettings withInstanceId(String id) {
     return new TrainerSettings(groupId, id, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalPerBatch);
   }
 
   public TrainerSettings withGroupId(String id) {
     return new TrainerSettings(id, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalPerBatch);
   }
 
   public TrainerSettings withBatching(int size, Duration maxWait) {
     return new TrainerSettings(groupId, instanceId, size, maxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalPerBatch);
   }
 
   public TrainerSettings withLora(LoraConfig config) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, config, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalPerBatch);
   }
 
   public TrainerSettings withTraining(TrainingSettings t) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, t, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalPerBatch);
   }
 
   public TrainerSettings withPublishing(int everySteps, Duration maxInterval) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, everySteps,
-        maxInterval, gate, keptVersions, maxFusedRows);
+        maxInterval, gate, keptVersions, maxFusedRows, rehearsalPerBatch);
   }
 
   public TrainerSettings withGate(Gate g) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, g, keptVersions, maxFusedRows);
+        publishMaxInterval, g, keptVersions, maxFusedRows, rehearsalPerBatch);
   }
 
   public TrainerSettings withKeptVersions(int k) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, k, maxFusedRows);
+        publishMaxInterval, gate, k, maxFusedRows, rehearsalPerBatch);
   }
 
   public TrainerSettings withMaxFusedRows(int rows) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, rows);
+        publishMaxInterval, gate, keptVersions, rows, rehearsalPerBatch);
+  }
+
+  public TrainerSettings withRehearsal(int perBatch) {
+    return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
+        publishMaxInterval, gate, keptVersions, maxFusedRows, perBatch);
   }
 
   /** The Kafka transactional id: stable per instance so a restarted instance fences its zombie. */

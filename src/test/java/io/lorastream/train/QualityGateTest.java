@@ -20,7 +20,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The holdout check of the quality gate against hand-set losses of published versions. */
+/** The quality gate: the holdout check against hand-set losses of published versions, and the canary check. */
 class QualityGateTest {
   @TempDir static Path modelDir;
   static BaseModel base;
@@ -73,6 +73,37 @@ class QualityGateTest {
       // A new holdout example makes every cached loss stale.
       state.keepHoldout(new HoldoutExample("h-9", "Question: when?\nAnswer:", " now.", 1f));
       assertThat(state.versionHoldoutLoss(1)).isEmpty();
+    }
+  }
+
+  @Test
+  void theCanaryCheckComparesTheSharedCanarySetWithTheBaseModel() {
+    try (TenantState state = trainedState();
+        LoraAdapter zero = LoraAdapter.initialise(base, SETTINGS.lora(), 1);
+        LoraTrainer baseModel = new LoraTrainer(base, zero, SETTINGS.training())) {
+      for (int i = 0; i < 5; i++) { // move the adapter far enough for its canary loss to differ from the base's
+        state.trainer.step(List.of(new TrainingPair("Question: refunds?\nAnswer:", " 30 days.", 1f)));
+      }
+      // One row per pass: another pass size than the gate's, the same mean.
+      float candidate = QualityGate.meanLoss(state.trainer, CanarySet.PAIRS, 1);
+      float change = candidate / QualityGate.meanLoss(baseModel, CanarySet.PAIRS, 1) - 1;
+      assertThat(Math.abs(change)).isGreaterThan(1e-3f);
+
+      QualityGate.Evaluation justWithin = evaluate(state, Math.max(0, change) + 1e-3);
+      assertThat(justWithin.gatedBy()).isNull();
+      assertThat(justWithin.canaryLoss()).isCloseTo(candidate, Offset.offset(1e-4f));
+      if (change > 0) {
+        assertThat(evaluate(state, change - 1e-3).gatedBy()).isEqualTo("canary");
+      } else {
+        assertThat(evaluate(state, 0).gatedBy()).isNull();
+      }
+    }
+  }
+
+  private static QualityGate.Evaluation evaluate(TenantState state, double canaryMargin) {
+    try (QualityGate gate = new QualityGate(base,
+        SETTINGS.withGate(new TrainerSettings.Gate(Double.POSITIVE_INFINITY, canaryMargin, 2)))) {
+      return gate.evaluate(state);
     }
   }
 
