@@ -128,8 +128,8 @@ public record TrainerSettings(
   }
 
   /**
-   * Micro-batches of 8 (or 1 s), lr 5e-3, every step a publish candidate, the default gate, and
-   * {@link #DEFAULT_LORA}.
+   * Micro-batches of 8 (or 1 s), lr 5e-3, every step a publish candidate, the default gate,
+   * {@link #DEFAULT_LORA} and {@link #DEFAULT_REHEARSAL}.
    */
   public static TrainerSettings defaults() {
     return new TrainerSettings(
@@ -137,8 +137,14 @@ public record TrainerSettings(
         DEFAULT_LORA, TrainingSettings.defaults(), 1, Duration.ofMinutes(1), Gate.defaults(), 5, 1, DEFAULT_REHEARSAL);
   }
 
-  /** General exchanges mixed into each tenant micro-batch by default (see {@link Rehearsal}). */
-  public static final int DEFAULT_REHEARSAL = 0;
+  /**
+   * General exchanges mixed into each tenant step by default ({@link Rehearsal}): 4, a third of a
+   * full step's rows at batch 8. In the 20-tenant evaluation without it four tenants' adapters
+   * raised the canary loss by more than 5% (up to +19%) and, once the gate checked the same canary
+   * pairs, two of them were withheld for most of the run and answered 17-33% of held-out questions;
+   * with 4 no candidate of any tenant was withheld for the canary (README "Quality").
+   */
+  public static final int DEFAULT_REHEARSAL = 4;
 
   /**
    * New tenants' adapters: r 8, alpha 16 on every linear projection ({@code all-linear}), not only

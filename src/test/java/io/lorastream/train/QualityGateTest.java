@@ -84,9 +84,9 @@ class QualityGateTest {
       for (int i = 0; i < 5; i++) { // move the adapter far enough for its canary loss to differ from the base's
         state.trainer.step(List.of(new TrainingPair("Question: refunds?\nAnswer:", " 30 days.", 1f)));
       }
-      // One row per pass: another pass size than the gate's, the same mean.
-      float candidate = QualityGate.meanLoss(state.trainer, CanarySet.PAIRS, 1);
-      float change = candidate / QualityGate.meanLoss(baseModel, CanarySet.PAIRS, 1) - 1;
+      // Passes of 8 rows: another pass size than the gate's, the same mean.
+      float candidate = QualityGate.meanLoss(state.trainer, CanarySet.PAIRS, 8);
+      float change = candidate / QualityGate.meanLoss(baseModel, CanarySet.PAIRS, 8) - 1;
       assertThat(Math.abs(change)).isGreaterThan(1e-3f);
 
       QualityGate.Evaluation justWithin = evaluate(state, Math.max(0, change) + 1e-3);
