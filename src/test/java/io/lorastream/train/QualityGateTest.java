@@ -80,30 +80,21 @@ class QualityGateTest {
   void theCanaryCheckComparesTheSharedCanarySetWithTheBaseModel() {
     try (TenantState state = trainedState();
         LoraAdapter zero = LoraAdapter.initialise(base, SETTINGS.lora(), 1);
-        LoraTrainer baseModel = new LoraTrainer(base, zero, SETTINGS.training())) {
+        LoraTrainer baseModel = new LoraTrainer(base, zero, SETTINGS.training());
+        QualityGate noWorseThanTheBase = new QualityGate(base,
+            SETTINGS.withGate(new TrainerSettings.Gate(Double.POSITIVE_INFINITY, 0, 2)))) {
       for (int i = 0; i < 5; i++) { // move the adapter far enough for its canary loss to differ from the base's
         state.trainer.step(List.of(new TrainingPair("Question: refunds?\nAnswer:", " 30 days.", 1f)));
       }
       // Passes of 8 rows: another pass size than the gate's, the same mean.
       float candidate = QualityGate.meanLoss(state.trainer, CanarySet.PAIRS, 8);
-      float change = candidate / QualityGate.meanLoss(baseModel, CanarySet.PAIRS, 8) - 1;
-      assertThat(Math.abs(change)).isGreaterThan(1e-3f);
+      float baseLoss = QualityGate.meanLoss(baseModel, CanarySet.PAIRS, 8);
+      assertThat(Math.abs(candidate / baseLoss - 1)).isGreaterThan(1e-3f);
 
-      QualityGate.Evaluation justWithin = evaluate(state, Math.max(0, change) + 1e-3);
-      assertThat(justWithin.gatedBy()).isNull();
-      assertThat(justWithin.canaryLoss()).isCloseTo(candidate, Offset.offset(1e-4f));
-      if (change > 0) {
-        assertThat(evaluate(state, change - 1e-3).gatedBy()).isEqualTo("canary");
-      } else {
-        assertThat(evaluate(state, 0).gatedBy()).isNull();
-      }
-    }
-  }
+      QualityGate.Evaluation evaluation = noWorseThanTheBase.evaluate(state);
 
-  private static QualityGate.Evaluation evaluate(TenantState state, double canaryMargin) {
-    try (QualityGate gate = new QualityGate(base,
-        SETTINGS.withGate(new TrainerSettings.Gate(Double.POSITIVE_INFINITY, canaryMargin, 2)))) {
-      return gate.evaluate(state);
+      assertThat(evaluation.canaryLoss()).isCloseTo(candidate, Offset.offset(1e-4f));
+      assertThat(evaluation.gatedBy()).isEqualTo(candidate > baseLoss ? "canary" : null);
     }
   }
 
