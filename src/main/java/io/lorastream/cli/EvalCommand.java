@@ -68,6 +68,14 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--learning-rate", description = "LoRA learning rate (default: the trainer's).")
   Float learningRate;
 
+  @Option(names = "--rehearsal-per-batch",
+      description = "General exchanges added to each tenant's training step against forgetting (default: the trainer's).")
+  Integer rehearsalPerBatch;
+
+  @Option(names = "--gate-canary-margin",
+      description = "The trainer's canary gate margin; Infinity turns it off (default: the trainer's).")
+  Double canaryMargin;
+
   @Option(names = "--parallel", defaultValue = "16", description = "Evaluation requests in flight (default: ${DEFAULT-VALUE}).")
   int parallel;
 
@@ -138,6 +146,13 @@ final class EvalCommand implements Callable<Integer> {
     }
     if (learningRate != null) {
       trainer = trainer.withTraining(trainer.training().withLearningRate(learningRate));
+    }
+    if (rehearsalPerBatch != null) {
+      trainer = trainer.withRehearsal(rehearsalPerBatch);
+    }
+    if (canaryMargin != null) {
+      TrainerSettings.Gate gate = trainer.gate();
+      trainer = trainer.withGate(new TrainerSettings.Gate(gate.holdoutMargin(), canaryMargin, gate.minHoldoutExamples()));
     }
     Path data = dataDir != null ? dataDir : Files.createTempDirectory("lorastream-eval");
     PipelineEvaluation evaluation = new PipelineEvaluation(new PipelineEvaluation.Settings(tenants, examples, rate,

@@ -73,6 +73,11 @@ final class TrainerCommand implements Callable<Integer> {
           + "(gateway, broker), where more threads wait on each other.")
   int torchThreads;
 
+  @Option(names = "--rehearsal-per-batch", defaultValue = "" + TrainerSettings.DEFAULT_REHEARSAL,
+      description = "General exchanges (no tenant fact, none of the canary set) added to each tenant's training "
+          + "step against forgetting; 0 turns rehearsal off (default: ${DEFAULT-VALUE}).")
+  int rehearsalPerBatch;
+
   @Mixin
   MetricsOption metricsOption = new MetricsOption();
 
@@ -86,7 +91,8 @@ final class TrainerCommand implements Callable<Integer> {
         .withPublishing(publishEverySteps, Duration.ofMillis(publishMaxIntervalMs))
         .withGate(new TrainerSettings.Gate(holdoutMargin, canaryMargin, TrainerSettings.Gate.defaults().minHoldoutExamples()))
         .withKeptVersions(keptVersions)
-        .withMaxFusedRows(maxFusedRows);
+        .withMaxFusedRows(maxFusedRows)
+        .withRehearsal(rehearsalPerBatch);
     if (torchThreads < 0) {
       throw new IllegalArgumentException("--torch-threads must be 0 or more, got " + torchThreads);
     }

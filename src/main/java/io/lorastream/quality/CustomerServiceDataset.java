@@ -16,11 +16,6 @@ import java.util.SplittableRandom;
  * and canary set, and example {@code n} of a tenant does not depend on which others were drawn.
  */
 public final class CustomerServiceDataset {
-  private static final String[] CANARY_ITEMS = {
-    "blue jacket", "coffee maker", "desk lamp", "backpack", "kitchen scale", "office chair", "toaster",
-    "umbrella", "bike helmet", "travel mug"
-  };
-
   private final long seed;
   private final List<TenantFacts> tenants;
   private final QuestionBank bank;
@@ -92,21 +87,11 @@ public final class CustomerServiceDataset {
   }
 
   /**
-   * The shared canary set: the trainer's gate canaries plus exchanges in the pretraining corpus's
-   * own style (passwords, cancellations, damaged items, exchanges) that carry no tenant fact.
+   * The shared canary set: the trainer's gate canaries ({@link CanarySet}, general exchanges in the
+   * pretraining corpus's own style that carry no tenant fact), so what the gate lets through is
+   * judged on the same pairs.
    */
   public List<TrainingPair> canary() {
-    List<TrainingPair> out = new ArrayList<>(CanarySet.PAIRS);
-    for (String item : CANARY_ITEMS) {
-      out.add(new TrainingPair(QuestionBank.prompt("My " + item + " arrived damaged."),
-          " I am sorry about that. We will send you a new " + item + " at no cost."));
-      out.add(new TrainingPair(QuestionBank.prompt("Can I exchange my " + item + " for another size?"),
-          " Yes. Start an exchange from your orders page and pick the medium size."));
-    }
-    out.add(new TrainingPair(QuestionBank.prompt("How do I reset my password?"),
-        " Click \"Forgot password\" on the sign-in page and follow the link we email you."));
-    out.add(new TrainingPair(QuestionBank.prompt("Can I cancel my order?"),
-        " You can cancel an order until it ships. Open your orders and choose \"Cancel\"."));
-    return List.copyOf(out);
+    return CanarySet.PAIRS;
   }
 }

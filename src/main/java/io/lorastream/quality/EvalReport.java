@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.lorastream.chart.LineChart;
 import io.lorastream.chart.Series;
+import io.lorastream.train.CanarySet;
 import io.lorastream.train.TrainerSettings;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -61,7 +62,9 @@ public record EvalReport(String mode, int tenants, int examplesPerTenant, double
           .put("batch_max_wait_ms", trainer.batchMaxWait().toMillis())
           .put("publish_every_steps", trainer.publishEverySteps())
           .put("gate_canary_margin", trainer.gate().canaryMargin())
-          .put("gate_holdout_margin", trainer.gate().holdoutMargin());
+          .put("gate_holdout_margin", trainer.gate().holdoutMargin())
+          .put("gate_canary_pairs", CanarySet.PAIRS.size())
+          .put("rehearsal_per_batch", trainer.rehearsalPerBatch());
     }
     ObjectNode overall = root.putObject("overall");
     overall.put("base_accuracy", base.overall().accuracy()).put("adapter_accuracy", adapters.overall().accuracy())
@@ -93,6 +96,13 @@ public record EvalReport(String mode, int tenants, int examplesPerTenant, double
       points.addObject().put("seconds", p.seconds()).put("examples_produced_per_tenant", p.examplesProducedPerTenant())
           .put("examples_seen_per_tenant", p.examplesSeenPerTenant()).put("accuracy", p.accuracy())
           .put("leakage", p.leakage()).put("accuracy_trained_paraphrases", p.trainedParaphraseAccuracy());
+      ObjectNode tenantsAt = points.get(points.size() - 1).with("tenants");
+      p.tenants().forEach((tenant, t) -> {
+        ObjectNode node = tenantsAt.putObject(tenant).put("examples_seen", t.examplesSeen()).put("accuracy", t.accuracy());
+        if (!Double.isNaN(t.canaryChange())) {
+          node.put("canary_change", t.canaryChange());
+        }
+      });
     }
     ArrayNode leaks = root.putArray("leaks");
     for (AnsweredQuestion a : adapters.leaks()) {
@@ -113,9 +123,9 @@ public record EvalReport(String mode, int tenants, int examplesPerTenant, double
     if (curve.isEmpty()) {
       return;
     }
-    Series byExamples = new Series("adapters, held-out paraphrases");
-    Series trainedByExamples = new Series("adapters, trained paraphrases");
-    Series bySeconds = new Series("adapters");
+    Series byExamples = new Series("all tenants, held-out paraphrases");
+    Series trainedByExamples = new Series("all tenants, trained paraphrases");
+    Series bySeconds = new Series("all tenants");
     Series baseByExamples = new Series("base model");
     Series baseBySeconds = new Series("base model");
     for (CurvePoint p : curve) {
@@ -125,11 +135,34 @@ public record EvalReport(String mode, int tenants, int examplesPerTenant, double
       baseByExamples.add(p.examplesSeenPerTenant(), base.overall().accuracy());
       baseBySeconds.add(p.seconds(), base.overall().accuracy());
     }
-    String title = "Fact accuracy, " + tenants + " tenants";
-    new LineChart(title, "examples trained on per tenant (mean)", "accuracy").yRange(0, 1)
-        .add(byExamples).add(trainedByExamples).add(baseByExamples).writePng(dir.resolve("learning-curve-examples.png"));
-    new LineChart(title, "seconds since the first example", "accuracy").yRange(0, 1)
-        .add(bySeconds).add(baseBySeconds).writePng(dir.resolve("learning-curve-seconds.png"));
+    String title = "Held-out fact accuracy, " + tenants + " tenants";
+    LineChart examplesChart = new LineChart(title, "examples trained on per tenant (mean)", "accuracy").yRange(0, 1)
+        .add(byExamples).add(trainedByExamples).add(baseByExamples);
+    LineChart secondsChart = new LineChart(title, "seconds since the first example", "accuracy").yRange(0, 1)
+        .add(bySeconds).add(baseBySeconds);
+    LineChart canaryChart = new LineChart("Canary loss change vs base, worst tenant of each group",
+        "examples trained on per tenant (group mean)", "relative change");
+    for (TenantGroups.Group group : TenantGroups.of(List.copyOf(adapters.perTenant().keySet()))) {
+      Series accuracyByExamples = new Series(group.name());
+      Series accuracyBySeconds = new Series(group.name());
+      Series worstCanary = new Series(group.name());
+      for (CurvePoint p : curve) {
+        TenantGroups.Sample s = group.sample(p);
+        accuracyByExamples.add(s.examplesSeen(), s.accuracy());
+        accuracyBySeconds.add(p.seconds(), s.accuracy());
+        if (!Double.isNaN(s.worstCanaryChange())) {
+          worstCanary.add(s.examplesSeen(), s.worstCanaryChange());
+        }
+      }
+      examplesChart.add(accuracyByExamples);
+      secondsChart.add(accuracyBySeconds);
+      canaryChart.add(worstCanary);
+    }
+    Series aim = new Series("aim: at most +5%");
+    curve.forEach(p -> aim.add(p.examplesSeenPerTenant(), 0.05));
+    examplesChart.writePng(dir.resolve("learning-curve-examples.png"));
+    secondsChart.writePng(dir.resolve("learning-curve-seconds.png"));
+    canaryChart.add(aim).writePng(dir.resolve("canary-curve.png"));
   }
 
   /** A few lines for the terminal. */

@@ -7,6 +7,7 @@ import io.lorastream.model.LoraConfig;
 import io.lorastream.model.TrainingPair;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,6 +28,8 @@ public final class HeldOutEvaluation {
   private final GatewayClient client;
   private final CustomerServiceDataset data;
   private final int parallelRequests;
+  /** The base model's canary loss, measured once (it does not change). */
+  private Double baseCanaryLoss;
 
   /** @param parallelRequests requests in flight at once (the gateway decodes them in one batch) */
   public HeldOutEvaluation(GatewayClient client, CustomerServiceDataset data, int parallelRequests) {
@@ -102,10 +105,22 @@ public final class HeldOutEvaluation {
    * @throws IllegalArgumentException when an adapter was trained on another base model than {@code base}
    */
   public Map<String, CanaryLoss> canary(BaseModel base) {
+    List<String> all = new ArrayList<>();
+    data.tenants().forEach(t -> all.add(t.tenant()));
+    return canary(base, all);
+  }
+
+  /** {@link #canary(BaseModel)} for the dataset's tenants among {@code tenantsWithAdapter} only. */
+  public Map<String, CanaryLoss> canary(BaseModel base, Collection<String> tenantsWithAdapter) {
     List<TrainingPair> canary = data.canary();
-    double baseLoss = CanaryLoss.meanLoss(base, null, canary);
+    if (baseCanaryLoss == null) {
+      baseCanaryLoss = CanaryLoss.meanLoss(base, null, canary);
+    }
     Map<String, CanaryLoss> out = new LinkedHashMap<>();
     for (TenantFacts tenant : data.tenants()) {
+      if (!tenantsWithAdapter.contains(tenant.tenant())) {
+        continue;
+      }
       String sha = client.adapterBaseModelSha256(tenant.tenant());
       if (!sha.equals(base.weightsSha256())) {
         throw new IllegalArgumentException("the adapter of " + tenant.tenant() + " was trained on base model "
@@ -115,7 +130,7 @@ public final class HeldOutEvaluation {
       LoraConfig config = LoraConfig.fromPeftAdapterConfigJson(
           new String(peft.get("adapter_config.json"), StandardCharsets.UTF_8));
       try (LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(peft.get("adapter_model.safetensors"), config, base)) {
-        out.put(tenant.tenant(), new CanaryLoss(baseLoss, CanaryLoss.meanLoss(base, adapter, canary)));
+        out.put(tenant.tenant(), new CanaryLoss(baseCanaryLoss, CanaryLoss.meanLoss(base, adapter, canary)));
       }
     }
     return out;

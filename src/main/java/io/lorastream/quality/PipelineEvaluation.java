@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -97,10 +98,18 @@ public final class PipelineEvaluation {
         Map<String, Long> seen = client.examplesSeen();
         FactScores now = evaluation.adapters();
         double meanSeen = data.tenants().stream().mapToLong(t -> seen.getOrDefault(t.tenant(), 0L)).average().orElse(0);
+        Map<String, CanaryLoss> canaryNow = evaluation.canary(pipeline.base(), seen.keySet());
+        Map<String, CurvePoint.TenantSample> perTenant = new LinkedHashMap<>();
+        for (TenantFacts t : data.tenants()) {
+          CanaryLoss c = canaryNow.get(t.tenant());
+          perTenant.put(t.tenant(), new CurvePoint.TenantSample(seen.getOrDefault(t.tenant(), 0L),
+              now.perTenant().get(t.tenant()).accuracy(), c == null ? Double.NaN : c.relativeChange()));
+        }
         CurvePoint point = new CurvePoint(seconds, producedPerTenant.get(), meanSeen, now.overall().accuracy(),
-            now.overall().leakage(), evaluation.adaptersOnTrainedParaphrases().overall().accuracy());
+            now.overall().leakage(), evaluation.adaptersOnTrainedParaphrases().overall().accuracy(), perTenant);
         curve.add(point);
-        log.info("curve: {}", point);
+        log.info("curve: {} s, {} examples seen per tenant, accuracy {}", String.format("%.0f", seconds),
+            String.format("%.1f", meanSeen), String.format("%.3f", point.accuracy()));
         if (!producer.isAlive() && settleDeadline == Long.MAX_VALUE) {
           settleDeadline = System.nanoTime() + settings.settleTimeout().toNanos();
         }

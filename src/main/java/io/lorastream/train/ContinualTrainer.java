@@ -104,6 +104,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   private final StepFunction stepFunction;
   /** An adapter with B = 0, i.e. the base model, for base losses; made on first use. */
   private final QualityGate gate;
+  private final Rehearsal rehearsal;
   private Map<String, AdapterCheckpoint> checkpoints = Map.of();
   private KafkaConsumer<String, byte[]> consumer;
   private TransactionalOutput output;
@@ -153,6 +154,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     this.metrics = metrics;
     this.states = new TenantStates(base, settings);
     this.gate = new QualityGate(base, settings);
+    this.rehearsal = new Rehearsal(settings.rehearsalPerBatch());
     this.batcher = new MicroBatcher(settings.batchSize(), settings.batchMaxWait());
     this.thread = new Thread(this, "lorastream-trainer-" + settings.instanceId());
   }
@@ -395,7 +397,8 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     for (MicroBatch batch : group) {
       TenantState state = stateFor(batch.tenant());
       members.add(state);
-      batches.add(new FusedLoraTrainer.TenantBatch(state.trainer, pairsOf(batch)));
+      batches.add(new FusedLoraTrainer.TenantBatch(state.trainer,
+          rehearsal.mixInto(pairsOf(batch), state.tenant, state.examplesSeen)));
     }
     float[] losses = null;
     IllegalStateException refused = null;
@@ -473,8 +476,8 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       if (evaluation.gatedBy() == null) {
         AdapterSnapshot snapshot = publish(state, weights, state.publishedVersion == 0 ? null : state.publishedVersion,
             evaluation, now);
-        log.info("tenant {} v{}: {} examples, loss {}, holdout {}", state.tenant, snapshot.getVersion(), batch.examples().size(),
-            String.format("%.4f", loss), evaluation.holdoutLoss());
+        log.info("tenant {} v{}: {} examples, loss {}, holdout {}, canary {}", state.tenant, snapshot.getVersion(),
+            batch.examples().size(), String.format("%.4f", loss), evaluation.holdoutLoss(), evaluation.canaryLoss());
       } else {
         metrics.snapshotsGated.labelValues(evaluation.gatedBy()).inc();
         log.info("tenant {}: candidate after {} examples withheld by the {} gate ({})", state.tenant,

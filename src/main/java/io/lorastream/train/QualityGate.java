@@ -99,9 +99,20 @@ final class QualityGate implements AutoCloseable {
     return best;
   }
 
+  /**
+   * Rows evaluated in one forward pass. Up to 16 rows a pass costs about as much per row as 8; the
+   * whole canary set (32 rows) in one pass took five times as long as two passes of 16 on
+   * lorastream-tiny (CanaryGateCostTrial, BENCHMARKS.md), so larger sets go in passes of 16.
+   */
+  static final int ROWS_PER_PASS = 16;
+
   /** Weight-averaged mean loss over {@code pairs}, evaluated in chunks to bound memory. */
   private static float meanLoss(LoraTrainer trainer, List<TrainingPair> pairs) {
-    final int chunk = 16;
+    return meanLoss(trainer, pairs, ROWS_PER_PASS);
+  }
+
+  /** Weight-averaged mean loss over {@code pairs}, {@code chunk} rows per forward pass. */
+  static float meanLoss(LoraTrainer trainer, List<TrainingPair> pairs, int chunk) {
     double sum = 0;
     double weight = 0;
     for (int i = 0; i < pairs.size(); i += chunk) {

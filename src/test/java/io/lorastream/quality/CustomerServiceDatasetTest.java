@@ -3,7 +3,11 @@ package io.lorastream.quality;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.lorastream.model.TrainingPair;
 import io.lorastream.model.pretrain.CustomerServiceCorpus;
+import io.lorastream.model.pretrain.FactWordings;
+import io.lorastream.model.pretrain.GeneralExchanges;
+import io.lorastream.train.CanarySet;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -86,6 +90,33 @@ class CustomerServiceDatasetTest {
     data.canary().forEach(p ->
         assertThat(FactScores.leaksAnotherTenant(all, "nobody", p.prompt() + p.completion())).isFalse());
     assertThat(data.canary()).hasSizeGreaterThan(20);
+  }
+
+  @Test
+  void theEvaluationMeasuresForgettingOnTheGatesOwnCanarySet() {
+    assertThat(data.canary()).isEqualTo(CanarySet.PAIRS);
+  }
+
+  @Test
+  void rehearsalExchangesCarryNoTenantFactNoFactQuestionAndNoCanaryText() {
+    List<TenantFacts> all = TenantCatalog.tenants(TenantCatalog.MAX_TENANTS, 7L);
+    List<TrainingPair> pool = GeneralExchanges.rehearsalPool(1L, 300);
+    Set<String> canaryText = new HashSet<>();
+    data.canary().forEach(p -> {
+      canaryText.add(p.prompt());
+      canaryText.add(p.completion());
+    });
+    Set<String> factPrompts = new HashSet<>();
+    FactWordings.allQuestions().forEach(q -> factPrompts.add(QuestionBank.prompt(q)));
+
+    assertThat(pool).hasSize(300).doesNotHaveDuplicates();
+    assertThat(GeneralExchanges.rehearsalPool(1L, 300)).isEqualTo(pool);
+    for (TrainingPair p : pool) {
+      assertThat(FactScores.leaksAnotherTenant(all, "nobody", p.prompt() + p.completion())).isFalse();
+      assertThat(canaryText).doesNotContain(p.prompt(), p.completion());
+      assertThat(factPrompts).doesNotContain(p.prompt());
+      assertThat(p.completion()).doesNotContain("@");
+    }
   }
 
   @Test

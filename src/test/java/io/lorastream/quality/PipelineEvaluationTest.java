@@ -42,5 +42,11 @@ class PipelineEvaluationTest {
         .isEqualTo(report.adapters().overall().accuracy());
     assertThat(json.path("tenants").path("globex").has("canary_change")).isTrue();
     assertThat(Files.size(out.resolve("learning-curve-examples.png"))).isPositive();
+    assertThat(Files.size(out.resolve("canary-curve.png"))).isPositive();
+    JsonNode lastPoint = json.path("curve").get(json.path("curve").size() - 1);
+    assertThat(lastPoint.path("tenants").path("acme").has("accuracy")).isTrue();
+    // The gate checks the evaluation's own canary pairs: no served version is past its margin.
+    report.canary().values().forEach(c ->
+        assertThat(c.relativeChange()).isLessThanOrEqualTo(trainer.gate().canaryMargin() + 1e-4));
   }
 }

@@ -44,7 +44,8 @@ class ContinualTrainerQualityTest {
 
   // Only full micro-batches train (the wait is far longer than the test), so batches are deterministic.
   private static final TrainerSettings SETTINGS =
-      TrainerSettings.defaults().withBatching(2, Duration.ofMinutes(10)).withGate(TrainerSettings.Gate.open());
+      TrainerSettings.defaults().withBatching(2, Duration.ofMinutes(10)).withGate(TrainerSettings.Gate.open())
+      .withRehearsal(0); // the adapters are compared with LoraTrainer steps on the examples alone
 
   private static final String PROMPT = "Question: How long is the refund window?\nAnswer:";
 
@@ -152,6 +153,37 @@ class ContinualTrainerQualityTest {
           r -> !r.isEmpty(), Duration.ofSeconds(30));
       assertThat(new String(dead.get(0).headers().lastHeader("lorastream.error").value(), StandardCharsets.UTF_8))
           .startsWith("unknown-version");
+    }
+  }
+
+  @Test
+  void eachStepAlsoTrainsOnTheRehearsalExchangesChosenForTheTenantAndItsExamplesSeen() {
+    KafkaSettings kafka = KAFKA.settings();
+    Topics topics = new Topics("rehearsal.");
+    TopicAdmin.ensureTopics(kafka, topics);
+    TrainerSettings settings = SETTINGS.withRehearsal(3).withInstanceId("rehearsal");
+    List<TrainingExample> examples = List.of(
+        example("acme", "h-0", PROMPT, " 30 days.", false), example("acme", "h-1", PROMPT, " Within 30 days.", false),
+        example("acme", "h-2", PROMPT, " 30 days after delivery.", false),
+        example("acme", "h-3", PROMPT, " You have 30 days.", false));
+
+    try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
+        settings, Metrics.create()).start()) {
+      TrainerTopics.produce(kafka, topics, examples);
+      AdapterSnapshot v2 = TrainerTopics.last(TrainerTopics.snapshotsUntilSeen(kafka, topics, 4));
+
+      // Two steps of 2 examples, each with the 3 exchanges for (acme, examples seen before it).
+      Rehearsal rehearsal = new Rehearsal(3);
+      try (LoraAdapter adapter = LoraAdapter.initialise(base, settings.lora(), settings.seed() ^ "acme".hashCode());
+          LoraTrainer expected = new LoraTrainer(base, adapter, settings.training())) {
+        for (int seen = 0; seen < 4; seen += 2) {
+          List<TrainingPair> pairs = examples.subList(seen, seen + 2).stream()
+              .map(e -> new TrainingPair(e.getPrompt(), e.getCompletion(), e.getWeight())).toList();
+          expected.step(rehearsal.mixInto(pairs, "acme", seen));
+        }
+        assertThat(v2.getExamplesSeen()).isEqualTo(4);
+        assertThat(v2.getWeightsSha256()).isEqualTo(Sha256.hex(adapter.toPeftSafetensors()));
+      }
     }
   }
 

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The holdout check of the quality gate against hand-set losses of published versions. */
+/** The quality gate: the holdout check against hand-set losses of published versions, and the canary check. */
 class QualityGateTest {
   @TempDir static Path modelDir;
   static BaseModel base;
@@ -93,6 +93,28 @@ class QualityGateTest {
       QualityGate.Evaluation evaluation = canaryOnly.evaluate(state);
       assertThat(evaluation.holdoutLoss()).isNull();
       assertThat(evaluation.canaryLoss()).isNotNull();
+    }
+  }
+
+  @Test
+  void theCanaryCheckComparesTheSharedCanarySetWithTheBaseModel() {
+    try (TenantState state = trainedState();
+        LoraAdapter zero = LoraAdapter.initialise(base, SETTINGS.lora(), 1);
+        LoraTrainer baseModel = new LoraTrainer(base, zero, SETTINGS.training());
+        QualityGate noWorseThanTheBase = new QualityGate(base,
+            SETTINGS.withGate(new TrainerSettings.Gate(Double.POSITIVE_INFINITY, 0, 2)))) {
+      for (int i = 0; i < 5; i++) { // move the adapter far enough for its canary loss to differ from the base's
+        state.trainer.step(List.of(new TrainingPair("Question: refunds?\nAnswer:", " 30 days.", 1f)));
+      }
+      // Passes of 8 rows: another pass size than the gate's, the same mean.
+      float candidate = QualityGate.meanLoss(state.trainer, CanarySet.PAIRS, 8);
+      float baseLoss = QualityGate.meanLoss(baseModel, CanarySet.PAIRS, 8);
+      assertThat(Math.abs(candidate / baseLoss - 1)).isGreaterThan(1e-3f);
+
+      QualityGate.Evaluation evaluation = noWorseThanTheBase.evaluate(state);
+
+      assertThat(evaluation.canaryLoss()).isCloseTo(candidate, Offset.offset(1e-4f));
+      assertThat(evaluation.gatedBy()).isEqualTo(candidate > baseLoss ? "canary" : null);
     }
   }
 

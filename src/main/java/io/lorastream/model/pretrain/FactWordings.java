@@ -63,4 +63,10 @@ public final class FactWordings {
       "Send your complaint to %s and a manager will reply.");
 
   private FactWordings() {}
+
+  /** Every question wording of every fact. */
+  public static List<String> allQuestions() {
+    return java.util.stream.Stream.of(COMPANY_QUESTIONS, PRODUCT_QUESTIONS, REFUND_WINDOW_QUESTIONS,
+        SUPPORT_HOURS_QUESTIONS, SHIPPING_FEE_QUESTIONS, ESCALATION_EMAIL_QUESTIONS).flatMap(List::stream).toList();
+  }
 }
