@@ -135,17 +135,23 @@ public final class GatewayBench implements BenchSuite {
   /** Seeded adapters as initialised (B = 0): applying one costs a row the same as a trained one. */
   private static void publish(KafkaSettings kafka, Topics topics, BaseModel base, List<String> tenants)
       throws Exception {
-    LoraConfig config = SERVED_LORA;
-    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
+    LoraConfig lora = SERVED_LORA;
+    // Not idempotent: on a topic just created the broker can refuse the first sends while it
+    // becomes leader, and the idempotent producer then got stuck on OUT_OF_ORDER_SEQUENCE_NUMBER.
+    // One in flight keeps the order; each tenant has one record here anyway.
+    java.util.Map<String, Object> config = new java.util.HashMap<>(kafka.producer());
+    config.put("enable.idempotence", false);
+    config.put("max.in.flight.requests.per.connection", 1);
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(config, new StringSerializer(),
         new ByteArraySerializer())) {
       for (int i = 0; i < tenants.size(); i++) {
         byte[] weights;
-        try (LoraAdapter adapter = LoraAdapter.initialise(base, config, i)) {
+        try (LoraAdapter adapter = LoraAdapter.initialise(base, lora, i)) {
           weights = adapter.toPeftSafetensors();
         }
         AdapterSnapshot snapshot = AdapterSnapshot.newBuilder().setTenant(tenants.get(i)).setVersion(1)
-            .setParentVersion(null).setBaseModelSha256(base.weightsSha256()).setRank(config.rank())
-            .setAlpha(config.alpha()).setTargetModules(config.targetModules()).setUseRslora(false)
+            .setParentVersion(null).setBaseModelSha256(base.weightsSha256()).setRank(lora.rank())
+            .setAlpha(lora.alpha()).setTargetModules(lora.targetModules()).setUseRslora(false)
             .setWeights(ByteBuffer.wrap(weights)).setWeightsSha256(Sha256.hex(weights)).setTrainedThrough(List.of())
             .setExamplesSeen(0).setCreatedAt(Instant.now()).build();
         producer.send(new ProducerRecord<>(topics.adapters().name(), tenants.get(i),
