@@ -15,7 +15,9 @@ import java.util.Map;
 /**
  * LoRA factors gathered per row, so rows of different tenants (and of the base model) share one
  * forward pass: for an adapted projection, {@code x (B, T, in) -> (x A_rowᵀ) (B, T, r) ->
- * (.. B_rowᵀ) (B, T, out) * s_row} with batched matrix products.
+ * (.. (s_row B_row)ᵀ) (B, T, out)} with batched matrix products. The factors are stacked
+ * already transposed and B already scaled, so applying them is two products per projection.
+ * When every row has the same adapter nothing is stacked: its own factors serve all rows.
  *
  * <p>A row without an adapter, or whose adapter leaves a projection alone, gets zero factors: its
  * LoRA term is exactly 0 and its output exactly the base projection's. Adapters of lower rank
@@ -25,16 +27,17 @@ import java.util.Map;
  */
 final class RowLora implements CausalLm.LoraTerm {
   private final int rows;
-  private final NDArray[][] a; // [layer][module]: (B, r_max, in), null when no row adapts it
-  private final NDArray[][] b; // [layer][module]: (B, out, r_max)
-  private final NDArray scale; // (B, 1, 1): each row's alpha / r (0 for the base model)
+  // [layer][module]: Aᵀ (B, in, r_max), or (in, r) when all rows share one adapter; null when no
+  // row adapts the projection
+  private final NDArray[][] aT;
+  // [layer][module]: (s B)ᵀ (B, r_max, out), or (r, out) when shared
+  private final NDArray[][] scaledBT;
   private final RowDropout dropout; // null without LoRA dropout
 
-  private RowLora(int rows, NDArray[][] a, NDArray[][] b, NDArray scale, RowDropout dropout) {
+  private RowLora(int rows, NDArray[][] aT, NDArray[][] scaledBT, RowDropout dropout) {
     this.rows = rows;
-    this.a = a;
-    this.b = b;
-    this.scale = scale;
+    this.aT = aT;
+    this.scaledBT = scaledBT;
     this.dropout = dropout;
   }
 
@@ -67,8 +70,23 @@ final class RowLora implements CausalLm.LoraTerm {
       }
     }
     int modules = LoraModule.values().length;
-    NDArray[][] a = new NDArray[c.numHiddenLayers()][modules];
-    NDArray[][] b = new NDArray[c.numHiddenLayers()][modules];
+    NDArray[][] aT = new NDArray[c.numHiddenLayers()][modules];
+    NDArray[][] bT = new NDArray[c.numHiddenLayers()][modules];
+    RowDropout rowDropout = dropout == null || dropout.isEmpty() ? null : dropout;
+    LoraAdapter shared = sharedAdapter(adapters);
+    if (shared != null) {
+      NDArray s = manager.full(new Shape(), shared.config().scale());
+      for (int l = 0; l < c.numHiddenLayers(); l++) {
+        for (LoraModule m : LoraModule.values()) {
+          if (shared.a(l, m) != null) {
+            aT[l][m.ordinal()] = shared.a(l, m).transpose(); // (in, r)
+            bT[l][m.ordinal()] = shared.b(l, m).mul(s).transpose(); // (r, out)
+          }
+        }
+      }
+      return new RowLora(adapters.size(), aT, bT, rowDropout);
+    }
+    NDArray scale = manager.create(scales, new Shape(adapters.size(), 1, 1));
     for (int l = 0; l < c.numHiddenLayers(); l++) {
       for (LoraModule m : LoraModule.values()) {
         boolean adapted = false;
@@ -102,13 +120,22 @@ final class RowLora implements CausalLm.LoraTerm {
           as.add(ab[0]);
           bs.add(ab[1]);
         }
-        a[l][m.ordinal()] = NDArrays.stack(new NDList(as)); // (B, r_max, in)
-        b[l][m.ordinal()] = NDArrays.stack(new NDList(bs)); // (B, out, r_max)
+        aT[l][m.ordinal()] = NDArrays.stack(new NDList(as)).transpose(0, 2, 1); // (B, in, r_max)
+        bT[l][m.ordinal()] = NDArrays.stack(new NDList(bs)).mul(scale).transpose(0, 2, 1); // (B, r_max, out)
       }
     }
-    NDArray scale = manager.create(scales, new Shape(adapters.size(), 1, 1));
-    return new RowLora(
-        adapters.size(), a, b, scale, dropout == null || dropout.isEmpty() ? null : dropout);
+    return new RowLora(adapters.size(), aT, bT, rowDropout);
+  }
+
+  /** The adapter of every row when all rows have the same one, else null. */
+  private static LoraAdapter sharedAdapter(List<LoraAdapter> adapters) {
+    LoraAdapter first = adapters.isEmpty() ? null : adapters.get(0);
+    for (LoraAdapter adapter : adapters) {
+      if (adapter != first) {
+        return null;
+      }
+    }
+    return first;
   }
 
   /** A (r_max, in) and B (out, r_max) of one adapter, zero-padded from its own rank. */
@@ -134,29 +161,24 @@ final class RowLora implements CausalLm.LoraTerm {
 
   @Override
   public NDArray apply(NDArray x, int layer, LoraModule module) {
-    NDArray rowA = a[layer][module.ordinal()];
+    NDArray rowA = aT[layer][module.ordinal()];
     if (rowA == null) {
       return null;
     }
     NDArray input = dropout == null ? x : dropout.apply(x, layer, module);
-    return input.matMul(rowA.transpose(0, 2, 1)) // (B, T, r)
-        .matMul(b[layer][module.ordinal()].transpose(0, 2, 1)) // (B, T, out)
-        .mul(scale);
+    return input.matMul(rowA) // (B, T, r)
+        .matMul(scaledBT[layer][module.ordinal()]); // (B, T, out)
   }
 
   /** Moves the stacked factors out of the current NDScope onto {@code manager}. */
   RowLora keepOn(NDManager manager) {
-    for (NDArray[] layer : a) {
-      for (NDArray array : layer) {
-        keep(array, manager);
+    for (NDArray[][] factors : new NDArray[][][] {aT, scaledBT}) {
+      for (NDArray[] layer : factors) {
+        for (NDArray array : layer) {
+          keep(array, manager);
+        }
       }
     }
-    for (NDArray[] layer : b) {
-      for (NDArray array : layer) {
-        keep(array, manager);
-      }
-    }
-    keep(scale, manager);
     return this;
   }
 

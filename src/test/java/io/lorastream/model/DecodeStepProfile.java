@@ -23,9 +23,9 @@ public final class DecodeStepProfile {
   private DecodeStepProfile() {}
 
   public static void main(String[] args) {
-    JniUtils.setGradMode(false);
     int iterations = args.length > 0 ? Integer.parseInt(args[0]) : 30;
     try (BaseModel base = BaseModel.load(Path.of("models", "lorastream-tiny"))) {
+      JniUtils.setGradMode(false); // after the engine has loaded
       CausalLm lm = new CausalLm(base);
       Generator generator = new Generator(lm);
       List<LoraAdapter> adapters = new ArrayList<>();
@@ -71,18 +71,33 @@ public final class DecodeStepProfile {
     }
   }
 
-  /** Median time of a step of {@code adapters.size()} rows once the factors are stacked. */
+  /**
+   * Median time of one decode forward pass of {@code adapters.size()} rows after a prompt, the
+   * factors stacked once (as {@link DecodeBatch} keeps them while its rows do not change).
+   */
   private static double stepMillis(CausalLm lm, int[] prompt, List<LoraAdapter> adapters, int iterations) {
-    List<GenerationRequest> requests = new ArrayList<>();
-    for (LoraAdapter adapter : adapters) {
-      requests.add(new GenerationRequest(prompt, adapter, SamplingParams.greedy(iterations + 10)));
-    }
-    try (DecodeBatch batch = new DecodeBatch(lm)) {
-      batch.addAll(requests);
-      for (int i = 0; i < 5; i++) {
-        batch.step();
+    int rows = adapters.size();
+    long[] tokens = new long[rows * prompt.length];
+    for (int r = 0; r < rows; r++) {
+      for (int t = 0; t < prompt.length; t++) {
+        tokens[r * prompt.length + t] = prompt[t];
       }
-      return median(time(iterations, batch::step));
+    }
+    try (NDManager m = lm.base().manager().newSubManager();
+        CausalLm.KvCache cache = new CausalLm.KvCache(lm.base())) {
+      RowLora lora;
+      try (NDScope scope = new NDScope()) {
+        lora = RowLora.gather(lm.base(), adapters, m).keepOn(m);
+        lm.forwardRows(m.create(tokens).reshape(rows, prompt.length), lora, null, null, cache);
+      }
+      long[] next = new long[rows];
+      int[] positions = new int[rows];
+      return median(time(iterations, () -> {
+        Arrays.fill(positions, cache.length());
+        try (NDScope scope = new NDScope()) {
+          return lm.forwardRows(m.create(next).reshape(rows, 1), lora, positions, null, cache).toFloatArray().length;
+        }
+      }));
     }
   }
 
