@@ -14,10 +14,11 @@ import java.util.Map;
 
 /**
  * LoRA factors gathered per row, so rows of different tenants (and of the base model) share one
- * forward pass: for an adapted projection, {@code x (B, T, in) -> (x A_rowᵀ) (B, T, r) ->
- * (.. (s_row B_row)ᵀ) (B, T, out)} with batched matrix products. The factors are stacked
- * already transposed and B already scaled, so applying them is two products per projection.
- * When every row has the same adapter nothing is stacked: its own factors serve all rows.
+ * forward pass: for an adapted projection, {@code x (B, T, in) -> (x A_rowᵀ) s_row (B, T, r) ->
+ * (.. B_rowᵀ) (B, T, out)} with batched matrix products on transposed views of the stacks (no
+ * copy beyond the stacking itself, which runs whenever a batch's rows change). When every row has
+ * the same adapter nothing is stacked: its own factors, transposed and B scaled once, serve all
+ * rows in two products per projection.
  *
  * <p>A row without an adapter, or whose adapter leaves a projection alone, gets zero factors: its
  * LoRA term is exactly 0 and its output exactly the base projection's. Adapters of lower rank
@@ -30,14 +31,16 @@ final class RowLora implements CausalLm.LoraTerm {
   // [layer][module]: Aᵀ (B, in, r_max), or (in, r) when all rows share one adapter; null when no
   // row adapts the projection
   private final NDArray[][] aT;
-  // [layer][module]: (s B)ᵀ (B, r_max, out), or (r, out) when shared
-  private final NDArray[][] scaledBT;
+  // [layer][module]: Bᵀ (B, r_max, out), or (s B)ᵀ (r, out) when shared
+  private final NDArray[][] bT;
+  private final NDArray scale; // (B, 1, 1) each row's alpha / r (0 for the base model); null when shared
   private final RowDropout dropout; // null without LoRA dropout
 
-  private RowLora(int rows, NDArray[][] aT, NDArray[][] scaledBT, RowDropout dropout) {
+  private RowLora(int rows, NDArray[][] aT, NDArray[][] bT, NDArray scale, RowDropout dropout) {
     this.rows = rows;
     this.aT = aT;
-    this.scaledBT = scaledBT;
+    this.bT = bT;
+    this.scale = scale;
     this.dropout = dropout;
   }
 
@@ -84,7 +87,7 @@ final class RowLora implements CausalLm.LoraTerm {
           }
         }
       }
-      return new RowLora(adapters.size(), aT, bT, rowDropout);
+      return new RowLora(adapters.size(), aT, bT, null, rowDropout);
     }
     NDArray scale = manager.create(scales, new Shape(adapters.size(), 1, 1));
     for (int l = 0; l < c.numHiddenLayers(); l++) {
@@ -121,10 +124,10 @@ final class RowLora implements CausalLm.LoraTerm {
           bs.add(ab[1]);
         }
         aT[l][m.ordinal()] = NDArrays.stack(new NDList(as)).transpose(0, 2, 1); // (B, in, r_max)
-        bT[l][m.ordinal()] = NDArrays.stack(new NDList(bs)).mul(scale).transpose(0, 2, 1); // (B, r_max, out)
+        bT[l][m.ordinal()] = NDArrays.stack(new NDList(bs)).transpose(0, 2, 1); // (B, r_max, out)
       }
     }
-    return new RowLora(adapters.size(), aT, bT, rowDropout);
+    return new RowLora(adapters.size(), aT, bT, scale, rowDropout);
   }
 
   /** The adapter of every row when all rows have the same one, else null. */
@@ -166,19 +169,20 @@ final class RowLora implements CausalLm.LoraTerm {
       return null;
     }
     NDArray input = dropout == null ? x : dropout.apply(x, layer, module);
-    return input.matMul(rowA) // (B, T, r)
-        .matMul(scaledBT[layer][module.ordinal()]); // (B, T, out)
+    NDArray down = input.matMul(rowA); // (B, T, r)
+    return (scale == null ? down : down.mul(scale)).matMul(bT[layer][module.ordinal()]); // (B, T, out)
   }
 
   /** Moves the stacked factors out of the current NDScope onto {@code manager}. */
   RowLora keepOn(NDManager manager) {
-    for (NDArray[][] factors : new NDArray[][][] {aT, scaledBT}) {
+    for (NDArray[][] factors : new NDArray[][][] {aT, bT}) {
       for (NDArray[] layer : factors) {
         for (NDArray array : layer) {
           keep(array, manager);
         }
       }
     }
+    keep(scale, manager);
     return this;
   }
 

@@ -14,8 +14,11 @@ import java.util.function.Supplier;
  * Where a served completion's model time goes, with the trainer's default adapters (all-linear
  * r 8) on the shipped base: the parts of a 1-token completion (tokenising, prefill, sampling) and
  * of one decode step at 1, 8, 32 and 64 rows, each row its own tenant or all rows one tenant,
- * against the base model alone. Prints medians in milliseconds. Not a test: run it with
- * {@code java -cp target/test-classes:target/classes:target/lib/* io.lorastream.model.DecodeStepProfile}.
+ * against the base model alone. Prints medians of the calling thread's CPU time in
+ * milliseconds: with one intra-op thread all of the work runs on that thread, so the figures hold
+ * on a machine shared with other work, where wall times do not. Not a test: run it with
+ * {@code OMP_NUM_THREADS=1 java -Dai.djl.pytorch.num_threads=1 -cp
+ * target/test-classes:target/classes:target/lib/* io.lorastream.model.DecodeStepProfile}.
  */
 public final class DecodeStepProfile {
   private static final String PROMPT = "Question: How long do I have to return an item?\nAnswer:";
@@ -102,14 +105,15 @@ public final class DecodeStepProfile {
   }
 
   private static double[] time(int iterations, Supplier<?> body) {
+    java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
     for (int i = 0; i < Math.min(10, iterations); i++) {
       body.get();
     }
     double[] ms = new double[iterations];
     for (int i = 0; i < iterations; i++) {
-      long t0 = System.nanoTime();
+      long t0 = threads.getCurrentThreadCpuTime();
       body.get();
-      ms[i] = (System.nanoTime() - t0) / 1e6;
+      ms[i] = (threads.getCurrentThreadCpuTime() - t0) / 1e6;
     }
     return ms;
   }
