@@ -14,11 +14,12 @@ import java.util.Map;
 
 /**
  * LoRA factors gathered per row, so rows of different tenants (and of the base model) share one
- * forward pass: for an adapted projection, {@code x (B, T, in) -> (x A_rowᵀ) s_row (B, T, r) ->
- * (.. B_rowᵀ) (B, T, out)} with batched matrix products on transposed views of the stacks (no
- * copy beyond the stacking itself, which runs whenever a batch's rows change). When every row has
- * the same adapter nothing is stacked: its own factors, transposed and B scaled once, serve all
- * rows in two products per projection.
+ * forward pass: for an adapted projection, {@code x (B, T, in) -> (x A_rowᵀ) (B, T, r) ->
+ * (.. B_rowᵀ) (B, T, out) * s_row} with batched matrix products on transposed views of the
+ * stacks (no copy beyond the stacking itself, which runs whenever a batch's rows change). In
+ * inference (grad mode off), when every row has the same adapter nothing is stacked: its own
+ * factors, transposed and B scaled once, serve all rows in two products per projection. Training
+ * always stacks, so a tenant's gradients do not depend on whether it shares a step.
  *
  * <p>A row without an adapter, or whose adapter leaves a projection alone, gets zero factors: its
  * LoRA term is exactly 0 and its output exactly the base projection's. Adapters of lower rank
@@ -76,7 +77,7 @@ final class RowLora implements CausalLm.LoraTerm {
     NDArray[][] aT = new NDArray[c.numHiddenLayers()][modules];
     NDArray[][] bT = new NDArray[c.numHiddenLayers()][modules];
     RowDropout rowDropout = dropout == null || dropout.isEmpty() ? null : dropout;
-    LoraAdapter shared = sharedAdapter(adapters);
+    LoraAdapter shared = ai.djl.pytorch.jni.JniUtils.isGradMode() ? null : sharedAdapter(adapters);
     if (shared != null) {
       NDArray s = manager.full(new Shape(), shared.config().scale());
       for (int l = 0; l < c.numHiddenLayers(); l++) {
@@ -169,8 +170,9 @@ final class RowLora implements CausalLm.LoraTerm {
       return null;
     }
     NDArray input = dropout == null ? x : dropout.apply(x, layer, module);
-    NDArray down = input.matMul(rowA); // (B, T, r)
-    return (scale == null ? down : down.mul(scale)).matMul(bT[layer][module.ordinal()]); // (B, T, out)
+    NDArray delta = input.matMul(rowA) // (B, T, r)
+        .matMul(bT[layer][module.ordinal()]); // (B, T, out)
+    return scale == null ? delta : delta.mul(scale);
   }
 
   /** Moves the stacked factors out of the current NDScope onto {@code manager}. */
