@@ -18,6 +18,7 @@ import io.lorastream.model.Generator;
 import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraConfig;
 import io.lorastream.model.TinyModelFactory;
+import io.lorastream.train.TrainerSettings;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -40,12 +41,18 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * The gateway under load from a separate process ({@link LoadDriver}), each figure against a
  * baseline measured in the same run: many tenants vs one tenant, batched vs one request at a time,
  * HTTP latency vs the model's own time, and the cost of many registered tenants.
+ *
+ * <p>Every adapter has the trainer's default LoRA configuration ({@link #SERVED_LORA}: r 8 on all
+ * seven projections of every layer), so the figures measure what the gateway serves, not PEFT's
+ * q/v default.
  */
 public final class GatewayBench implements BenchSuite {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String KEY = "ls-bench-admin";
   private static final String PROMPT = "Question: How long do I have to return an item?\nAnswer:";
   private static final int MAX_TOKENS = 16;
+  /** What tenants publish: the trainer's default adapters. */
+  static final LoraConfig SERVED_LORA = TrainerSettings.DEFAULT_LORA;
 
   @Override
   public String name() {
@@ -72,7 +79,8 @@ public final class GatewayBench implements BenchSuite {
         JsonNode one = load(url, 64, seconds, "t0", MAX_TOKENS);
         figures.add(Figure.against("throughput_64_tenants_vs_1_tenant", tokensPerSecond(many),
             tokensPerSecond(one), "tokens/s",
-            "64 concurrent clients, each its own tenant, vs 64 clients on one tenant; " + MAX_TOKENS + " tokens each"));
+            "64 concurrent clients, each its own tenant, vs 64 clients on one tenant; " + MAX_TOKENS + " tokens each")
+            .withAim(">= 0.8"));
 
         JsonNode batch32 = load(url, 32, seconds, String.join(",", tenants.subList(0, 32)), MAX_TOKENS);
         try (Gateway sequential = start(base, kafka, topics, work.resolve("b"), 1, 256L << 20)) {
@@ -80,7 +88,8 @@ public final class GatewayBench implements BenchSuite {
               String.join(",", tenants.subList(0, 32)), MAX_TOKENS);
           figures.add(Figure.against("batched_vs_one_at_a_time_32_concurrent", tokensPerSecond(batch32),
               tokensPerSecond(seq32), "tokens/s",
-              "32 clients over 32 tenants; baseline: the same gateway decoding one request at a time"));
+              "32 clients over 32 tenants; baseline: the same gateway decoding one request at a time")
+              .withAim(">= 3x"));
           figures.add(Figure.of("latency_p50_batched_32_concurrent", batch32.get("p50_ms").asDouble(), "ms",
               "p99 " + round(batch32.get("p99_ms").asDouble()) + " ms; one-at-a-time p50 "
                   + round(seq32.get("p50_ms").asDouble()) + " ms"));
@@ -91,7 +100,7 @@ public final class GatewayBench implements BenchSuite {
         double httpMs = single.get("p50_ms").asDouble();
         figures.add(Figure.against("overhead_p50_1_token_completion", httpMs - modelMs, modelMs, "ms",
             "p50 of a 1-token completion over HTTP (" + round(httpMs) + " ms) minus the model's own p50 for the "
-                + "same prompt and adapter in process; baseline = the model's time"));
+                + "same prompt and adapter in process; baseline = the model's time").withAim("<= 5 ms"));
       }
 
       figures.addAll(manyTenants(base, kafka, work, manyTenants));
@@ -126,17 +135,23 @@ public final class GatewayBench implements BenchSuite {
   /** Seeded adapters as initialised (B = 0): applying one costs a row the same as a trained one. */
   private static void publish(KafkaSettings kafka, Topics topics, BaseModel base, List<String> tenants)
       throws Exception {
-    LoraConfig config = LoraConfig.defaults();
-    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
+    LoraConfig lora = SERVED_LORA;
+    // Not idempotent: on a topic just created the broker can refuse the first sends while it
+    // becomes leader, and the idempotent producer then got stuck on OUT_OF_ORDER_SEQUENCE_NUMBER.
+    // One in flight keeps the order; each tenant has one record here anyway.
+    java.util.Map<String, Object> config = new java.util.HashMap<>(kafka.producer());
+    config.put("enable.idempotence", false);
+    config.put("max.in.flight.requests.per.connection", 1);
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(config, new StringSerializer(),
         new ByteArraySerializer())) {
       for (int i = 0; i < tenants.size(); i++) {
         byte[] weights;
-        try (LoraAdapter adapter = LoraAdapter.initialise(base, config, i)) {
+        try (LoraAdapter adapter = LoraAdapter.initialise(base, lora, i)) {
           weights = adapter.toPeftSafetensors();
         }
         AdapterSnapshot snapshot = AdapterSnapshot.newBuilder().setTenant(tenants.get(i)).setVersion(1)
-            .setParentVersion(null).setBaseModelSha256(base.weightsSha256()).setRank(config.rank())
-            .setAlpha(config.alpha()).setTargetModules(config.targetModules()).setUseRslora(false)
+            .setParentVersion(null).setBaseModelSha256(base.weightsSha256()).setRank(lora.rank())
+            .setAlpha(lora.alpha()).setTargetModules(lora.targetModules()).setUseRslora(false)
             .setWeights(ByteBuffer.wrap(weights)).setWeightsSha256(Sha256.hex(weights)).setTrainedThrough(List.of())
             .setExamplesSeen(0).setCreatedAt(Instant.now()).build();
         producer.send(new ProducerRecord<>(topics.adapters().name(), tenants.get(i),
@@ -173,7 +188,7 @@ public final class GatewayBench implements BenchSuite {
   private static double modelOnlyMillis(BaseModel base, boolean quick) {
     Generator generator = new Generator(base);
     List<Long> nanos = new ArrayList<>();
-    try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 1)) {
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, SERVED_LORA, 1)) {
       for (int i = 0; i < (quick ? 60 : 200); i++) {
         long start = System.nanoTime();
         generator.generate(PROMPT, adapter, 1);
@@ -188,21 +203,32 @@ public final class GatewayBench implements BenchSuite {
 
   /**
    * Registers many tenants with a small memory budget (so most adapters live on disk) and measures
-   * the gateway's resident memory per registered tenant and the cost of a cold load.
+   * what one more registered tenant costs and how long a cold load takes. The cost is a slope:
+   * heap and resident memory after a full GC with half the tenants registered, then with all of
+   * them, divided by the difference, so the gateway's fixed costs (threads, buffers, JIT) cancel
+   * out. Heap is the JVM's used heap; resident is the process's RSS, which also holds native
+   * tensors (bounded by the adapter memory budget, not by the tenant count) and the allocator's
+   * slack. Both are noisy at 1,000 tenants (GC and allocator timing); the full run's 10,000 give
+   * a steadier slope.
    */
   private static List<Figure> manyTenants(BaseModel base, KafkaSettings kafka, Path work, int count)
       throws Exception {
     Topics topics = new Topics("bench-many.");
     TopicAdmin.ensureTopics(kafka, topics);
     List<String> tenants = IntStream.range(0, count).mapToObj(i -> "m" + i).toList();
-    publish(kafka, topics, base, tenants);
-    System.gc();
-    long rssBefore = residentBytes();
+    int half = count / 2;
+    publish(kafka, topics, base, tenants.subList(0, half));
     long started = System.nanoTime();
     try (Gateway gateway = start(base, kafka, topics, work.resolve("many"), 32, 8L << 20)) {
+      awaitRegistered(gateway, half);
       double catchUpSeconds = (System.nanoTime() - started) / 1e9;
-      System.gc();
-      long rssAfter = residentBytes();
+      Memory atHalf = Memory.afterGc();
+      publish(kafka, topics, base, tenants.subList(half, count));
+      awaitRegistered(gateway, count);
+      Memory atAll = Memory.afterGc();
+      int added = count - half;
+      double heapPerTenant = (double) (atAll.heapUsed - atHalf.heapUsed) / added;
+      double residentPerTenant = (double) (atAll.resident - atHalf.resident) / added;
       Path dir = work.resolve("many");
       List<Path> files;
       try (var listing = Files.list(dir)) {
@@ -210,11 +236,10 @@ public final class GatewayBench implements BenchSuite {
       }
       SplittableRandom random = new SplittableRandom(7);
       List<Long> nanos = new ArrayList<>();
-      LoraConfig config = LoraConfig.defaults();
       for (int i = 0; i < 210; i++) {
         Path file = files.get(random.nextInt(files.size()));
         long t0 = System.nanoTime();
-        try (LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Files.readAllBytes(file), config, base)) {
+        try (LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Files.readAllBytes(file), SERVED_LORA, base)) {
           if (i >= 10) {
             nanos.add(System.nanoTime() - t0);
           }
@@ -224,14 +249,41 @@ public final class GatewayBench implements BenchSuite {
       long diskBytes = files.stream().mapToLong(p -> p.toFile().length()).sum();
       return List.of(
           Figure.of("registered_tenants", count, "tenants",
-              "caught up with " + count + " snapshots in " + round(catchUpSeconds) + " s; memory budget 8 MiB"),
-          Figure.of("resident_bytes_per_registered_tenant", (double) (rssAfter - rssBefore) / count, "bytes",
-              "process RSS growth while " + count + " tenants were registered (includes the second gateway's "
-                  + "threads and buffers), divided by the tenants"),
-          Figure.of("disk_bytes_per_adapter", (double) diskBytes / files.size(), "bytes", "PEFT safetensors on disk"),
+              "caught up with the first " + half + " snapshots in " + round(catchUpSeconds)
+                  + " s; memory budget 8 MiB"),
+          Figure.of("heap_bytes_per_registered_tenant", heapPerTenant, "bytes",
+              "used heap after GC, " + half + " -> " + count + " tenants, per added tenant"),
+          Figure.of("resident_bytes_per_registered_tenant", residentPerTenant, "bytes",
+              "process RSS after GC, " + half + " -> " + count + " tenants, per added tenant"),
+          Figure.of("disk_bytes_per_adapter", (double) diskBytes / files.size(), "bytes",
+              "PEFT safetensors on disk, " + SERVED_LORA.rank() + "-rank all-linear"),
           Figure.of("cold_load_p99", LoadDriver.percentile(nanos, 0.99), "ms",
               "read from local disk + load into tensors, 200 random tenants; p50 "
-                  + round(LoadDriver.percentile(nanos, 0.5)) + " ms"));
+                  + round(LoadDriver.percentile(nanos, 0.5)) + " ms").withAim("<= 50 ms"));
+    }
+  }
+
+  /** Waits until the gateway serves {@code count} tenants. */
+  private static void awaitRegistered(Gateway gateway, int count) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+    while (gateway.store().all().size() < count) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("the gateway did not register " + count + " tenants");
+      }
+      Thread.sleep(100);
+    }
+  }
+
+  /** Used and committed heap and resident set size, after a full GC. */
+  private record Memory(long heapUsed, long resident) {
+    static Memory afterGc() throws IOException, InterruptedException {
+      Thread.sleep(2_000); // lets the follower's fetched records go before collecting
+      for (int i = 0; i < 3; i++) {
+        System.gc();
+        Thread.sleep(100);
+      }
+      Runtime runtime = Runtime.getRuntime();
+      return new Memory(runtime.totalMemory() - runtime.freeMemory(), residentBytes());
     }
   }
 

@@ -1,6 +1,7 @@
 package io.lorastream.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
@@ -8,6 +9,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.WeakHashMap;
 
 /**
  * The forward pass of Hugging Face's {@code LlamaForCausalLM} in NDArray operations, with an
@@ -17,10 +21,21 @@ import ai.djl.nn.Activation;
  *
  * <p>Constants are made as native arrays ({@code manager.full(new Shape(), s)}), never through the
  * {@code Number} overloads, which corrupt gradients under autograd.
+ *
+ * <p>On small models a forward pass costs what its native calls cost, not their arithmetic, so
+ * the pass keeps their number low: projections are one {@code linear} call (no transpose), the
+ * rotary cosines and sines of every position are looked up in tables made once per base model
+ * (the queries' already scaled by 1/sqrt(head_dim)), rotate-half is a product with a fixed ±1
+ * matrix, grouped-query attention folds the query heads of a key/value head into rows instead of
+ * repeating keys and values, and inference passes project only the last position to the
+ * vocabulary.
  */
 public final class CausalLm {
   /** Added to attention scores of future positions; exp() of it underflows to exactly 0. */
   private static final float MASKED = -1e9f;
+
+  /** Rotary tables per base model; they depend on its configuration only. */
+  private static final Map<BaseModel, Rotary> ROTARY = new WeakHashMap<>();
 
   private final BaseModel base;
 
@@ -62,7 +77,16 @@ public final class CausalLm {
    */
   NDArray forward(
       NDArray tokenIds, LoraAdapter adapter, int start, KvCache cache, LoraDropout dropout) {
-    LlamaConfig c = base.config();
+    return forward(tokenIds, adapter, start, cache, dropout, false);
+  }
+
+  /**
+   * As {@link #forward(NDArray, LoraAdapter, int, KvCache, LoraDropout)}; with {@code lastOnly}
+   * only the last position goes through the final norm and head: (B, 1, vocab_size).
+   */
+  NDArray forward(
+      NDArray tokenIds, LoraAdapter adapter, int start, KvCache cache, LoraDropout dropout,
+      boolean lastOnly) {
     if (adapter != null && !adapter.baseModelSha256().equals(base.weightsSha256())) {
       throw new IllegalArgumentException(
           "adapter was made for base model " + adapter.baseModelSha256() + ", not "
@@ -71,7 +95,6 @@ public final class CausalLm {
     int time = checkedTime(tokenIds);
     int total = start + time; // keys visible to the last query
     checkPositions(total);
-    int headDim = c.headDim();
     NDManager m = tokenIds.getManager();
     NDArray loraScale = adapter == null ? null : m.full(new Shape(), adapter.config().scale());
     LoraTerm lora = adapter == null ? null : (x, l, module) -> {
@@ -80,22 +103,17 @@ public final class CausalLm {
         return null;
       }
       NDArray input = dropout == null ? x : dropout.apply(x);
-      return input.matMul(a.transpose()) // (.., r)
-          .matMul(adapter.b(l, module).transpose()) // (.., out)
+      return linear(linear(input, a), adapter.b(l, module)) // (.., r) then (.., out)
           .mul(loraScale);
     };
-
-    // Rotary angles of positions start .. start+T-1, HF layout cat(freqs, freqs).
-    NDArray positions = m.arange(start, total, 1, DataType.FLOAT32).reshape(time, 1); // (T, 1)
-    NDArray freqs = positions.matMul(base.weights().ropeInverseFrequencies().reshape(1, headDim / 2)); // (T, hd/2)
-    NDArray angles = freqs.concat(freqs, -1); // (T, head_dim)
-
-    // Causal mask: query at position p sees keys at positions <= p.
-    NDArray queryPos = m.arange(start, total, 1, DataType.INT64).reshape(time, 1);
-    NDArray keyPos = m.arange(0, total, 1, DataType.INT64).reshape(1, total);
-    NDArray mask = keyPos.gt(queryPos).toType(DataType.FLOAT32, false)
-        .mul(m.full(new Shape(), MASKED)); // (T, S)
-    return layers(tokenIds, lora, angles.cos(), angles.sin(), mask, cache);
+    // Every row at positions start .. start+T-1; query at position p sees keys at positions <= p.
+    long[] positions = new long[time];
+    for (int t = 0; t < time; t++) {
+      positions[t] = start + t;
+    }
+    float[] mask = causalMask(1, time, total, new int[] {0}, start);
+    Inputs inputs = inputs(m, positions, 1, time, mask, total);
+    return layers(tokenIds, lora, inputs, cache, lastOnly);
   }
 
   /**
@@ -114,7 +132,16 @@ public final class CausalLm {
    */
   NDArray forwardRows(
       NDArray tokenIds, RowLora lora, int[] positions, int[] firstSlot, KvCache cache) {
-    LlamaConfig c = base.config();
+    return forwardRows(tokenIds, lora, positions, firstSlot, cache, false);
+  }
+
+  /**
+   * As {@link #forwardRows(NDArray, RowLora, int[], int[], KvCache)}; with {@code lastOnly} only
+   * each row's last position goes through the final norm and head: (B, 1, vocab_size).
+   */
+  NDArray forwardRows(
+      NDArray tokenIds, RowLora lora, int[] positions, int[] firstSlot, KvCache cache,
+      boolean lastOnly) {
     int time = checkedTime(tokenIds);
     int batch = Math.toIntExact(tokenIds.getShape().get(0));
     if (lora.rows() != batch
@@ -125,28 +152,112 @@ public final class CausalLm {
     }
     int held = cache == null ? 0 : cache.length(); // slots already in the cache
     int slots = held + time;
-    int headDim = c.headDim();
-    int half = headDim / 2;
-    float[] rowPositions = new float[batch * time];
-    float[] mask = new float[batch * time * slots];
-    for (int b = 0; b < batch; b++) {
+    // Rows that all start at 0 and see every slot share one set of rotary factors and one mask.
+    int distinct = positions == null && firstSlot == null ? 1 : batch;
+    long[] rowPositions = new long[distinct * time];
+    int[] first = new int[distinct];
+    for (int b = 0; b < distinct; b++) {
       int p0 = positions == null ? 0 : positions[b];
-      int first = firstSlot == null ? 0 : firstSlot[b];
+      first[b] = firstSlot == null ? 0 : firstSlot[b];
       checkPositions(p0 + time);
       for (int t = 0; t < time; t++) {
-        rowPositions[b * time + t] = p0 + t;
-        for (int s = 0; s < slots; s++) {
-          boolean visible = s >= first && s <= held + t;
-          mask[(b * time + t) * slots + s] = visible ? 0f : MASKED;
+        // Left padding sits at negative positions; it is masked, so any table row will do.
+        rowPositions[b * time + t] = Math.max(0, p0 + t);
+      }
+    }
+    float[] mask = causalMask(distinct, time, slots, first, held);
+    Inputs inputs = inputs(tokenIds.getManager(), rowPositions, distinct, time, mask, slots);
+    return layers(tokenIds, lora, inputs, cache, lastOnly);
+  }
+
+  /**
+   * The attention mask (R, 1, n·T, S) in the grouped-query layout of {@link #layers}: row
+   * {@code j·T + t} is query head j of a key/value head at time t, so it depends on t only. Query
+   * t of row r sees slots {@code firstSlot[r] .. held + t}.
+   */
+  private float[] causalMask(int rows, int time, int slots, int[] firstSlot, int held) {
+    int group = base.config().numAttentionHeads() / base.config().numKeyValueHeads();
+    float[] mask = new float[rows * group * time * slots];
+    Arrays.fill(mask, MASKED);
+    for (int r = 0; r < rows; r++) {
+      for (int t = 0; t < time; t++) {
+        int from = Math.max(0, firstSlot[r]);
+        int to = Math.min(slots, held + t + 1);
+        for (int j = 0; j < group; j++) {
+          int row = ((r * group + j) * time + t) * slots;
+          if (to > from) {
+            Arrays.fill(mask, row + from, row + to, 0f);
+          }
         }
       }
     }
-    NDManager m = tokenIds.getManager();
-    NDArray freqs = m.create(rowPositions, new Shape(batch, time, 1))
-        .matMul(base.weights().ropeInverseFrequencies().reshape(1, half)); // (B, T, hd/2)
-    NDArray angles = freqs.concat(freqs, -1).reshape(batch, 1, time, headDim); // (B, 1, T, hd)
-    NDArray maskArray = m.create(mask, new Shape(batch, 1, time, slots)); // (B, 1, T, S)
-    return layers(tokenIds, lora, angles.cos(), angles.sin(), maskArray, cache);
+    return mask;
+  }
+
+  /** What every layer of one pass shares: rotary factors (R, 1, T, hd) and the mask. */
+  private record Inputs(NDArray cosQ, NDArray sinQ, NDArray cosK, NDArray sinK, NDArray mask) {}
+
+  private Inputs inputs(NDManager m, long[] positions, int rows, int time, float[] mask, int slots) {
+    int headDim = base.config().headDim();
+    int group = base.config().numAttentionHeads() / base.config().numKeyValueHeads();
+    Rotary rotary = rotary();
+    NDArray ids = m.create(positions, new Shape(rows, time));
+    NDList q = lookup(ids, rotary.queryTable()).reshape(rows, 1, time, 2L * headDim).split(2, 3);
+    NDList k = lookup(ids, rotary.keyTable()).reshape(rows, 1, time, 2L * headDim).split(2, 3);
+    NDArray maskArray = m.create(mask, new Shape(rows, 1, (long) group * time, slots));
+    return new Inputs(q.get(0), q.get(1), k.get(0), k.get(1), maskArray);
+  }
+
+  /** Rows {@code ids} (any shape) of {@code table} (N, D): (ids..., D). */
+  private static NDArray lookup(NDArray ids, NDArray table) {
+    return ids.getNDArrayInternal().embedding(ids, table, SparseFormat.DENSE).singletonOrThrow();
+  }
+
+  /**
+   * Rotary tables of every position, HF layout cat(freqs, freqs): keys [cos | sin], queries
+   * [cos | sin] / sqrt(head_dim) (the attention scale, applied once here instead of to every
+   * score), each (max_position_embeddings, 2·head_dim); and the (head_dim, head_dim) matrix R
+   * with {@code x R = rotate_half(x) = cat(-x2, x1)}, exact since each column has one ±1.
+   */
+  private record Rotary(NDArray queryTable, NDArray keyTable, NDArray rotateHalf) {}
+
+  private Rotary rotary() {
+    synchronized (ROTARY) {
+      Rotary rotary = ROTARY.get(base);
+      if (rotary == null) {
+        rotary = makeRotary();
+        ROTARY.put(base, rotary);
+      }
+      return rotary;
+    }
+  }
+
+  private Rotary makeRotary() {
+    LlamaConfig c = base.config();
+    int headDim = c.headDim();
+    int half = headDim / 2;
+    NDManager m = base.manager();
+    NDArray queryTable;
+    NDArray keyTable;
+    NDArray rotate;
+    try (NDScope scope = new NDScope()) {
+      NDArray positions = m.arange(0, c.maxPositionEmbeddings(), 1, DataType.FLOAT32)
+          .reshape(c.maxPositionEmbeddings(), 1); // (P, 1)
+      NDArray freqs = positions.matMul(base.weights().ropeInverseFrequencies().reshape(1, half)); // (P, hd/2)
+      NDArray angles = freqs.concat(freqs, -1); // (P, hd)
+      keyTable = angles.cos().concat(angles.sin(), -1); // (P, 2 hd)
+      queryTable = keyTable.mul(m.full(new Shape(), (float) (1.0 / Math.sqrt(headDim))));
+      float[] r = new float[headDim * headDim];
+      for (int j = 0; j < half; j++) {
+        r[(j + half) * headDim + j] = -1f; // out[j] = -x[j + half]
+        r[j * headDim + j + half] = 1f; // out[j + half] = x[j]
+      }
+      rotate = m.create(r, new Shape(headDim, headDim));
+      for (NDArray kept : new NDArray[] {queryTable, keyTable, rotate}) {
+        NDScope.unregister(kept); // lives as long as the base model
+      }
+    }
+    return new Rotary(queryTable, keyTable, rotate);
   }
 
   private int checkedTime(NDArray tokenIds) {
@@ -170,28 +281,27 @@ public final class CausalLm {
    *
    * @param tokenIds (B, T)
    * @param lora the LoRA term of each projection, or null for the base model
-   * @param cos cosines of the rotary angles, broadcastable to (B, H, T, hd)
-   * @param sin sines, same shape
-   * @param mask added to the attention scores, broadcastable to (B, H, T, S)
+   * @param inputs rotary factors broadcastable to (B, H, T, hd) and the mask, broadcastable to
+   *     (B, KV, n·T, S)
+   * @param lastOnly project only the last position to the vocabulary
    */
   private NDArray layers(
-      NDArray tokenIds, LoraTerm lora, NDArray cos, NDArray sin, NDArray mask, KvCache cache) {
+      NDArray tokenIds, LoraTerm lora, Inputs inputs, KvCache cache, boolean lastOnly) {
     LlamaConfig c = base.config();
     BaseModel.Weights w = base.weights();
     int batch = Math.toIntExact(tokenIds.getShape().get(0));
     int time = Math.toIntExact(tokenIds.getShape().get(1));
     int heads = c.numAttentionHeads();
     int kvHeads = c.numKeyValueHeads();
+    int group = heads / kvHeads;
     int headDim = c.headDim();
     NDManager m = tokenIds.getManager();
     NDArray ids = tokenIds.getDataType() == DataType.INT64 ? tokenIds : tokenIds.toType(DataType.INT64, false);
     NDArray eps = m.full(new Shape(), (float) c.rmsNormEps());
-    NDArray attentionScale = m.full(new Shape(), (float) (1.0 / Math.sqrt(headDim)));
+    NDArray rotate = rotary().rotateHalf();
 
     // Step 1: token embedding.
-    NDArray x = ids.getNDArrayInternal()
-        .embedding(ids, w.tokenEmbedding(), SparseFormat.DENSE)
-        .singletonOrThrow(); // (B, T, dim)
+    NDArray x = lookup(ids, w.tokenEmbedding()); // (B, T, dim)
 
     for (int l = 0; l < c.numHiddenLayers(); l++) {
       BaseModel.LayerWeights layer = w.layers().get(l);
@@ -205,9 +315,9 @@ public final class CausalLm {
       NDArray v = project(h, layer, l, LoraModule.V_PROJ, lora)
           .reshape(batch, time, kvHeads, headDim).transpose(0, 2, 1, 3); // (B, KV, T, hd)
 
-      // Step 3: rotary position embedding of queries and keys.
-      q = rope(q, cos, sin, headDim);
-      k = rope(k, cos, sin, headDim);
+      // Step 3: rotary position embedding; the queries' factors carry 1/sqrt(head_dim).
+      q = rope(q, inputs.cosQ(), inputs.sinQ(), rotate);
+      k = rope(k, inputs.cosK(), inputs.sinK(), rotate);
 
       // Step 4: append to the cache; attend over all positions so far.
       if (cache != null) {
@@ -216,11 +326,12 @@ public final class CausalLm {
         v = kv[1];
       }
 
-      // Step 5: grouped-query masked attention; query head i uses key/value head i / (H/KV).
-      NDArray keys = repeatKv(k, heads / kvHeads); // (B, H, S, hd)
-      NDArray values = repeatKv(v, heads / kvHeads); // (B, H, S, hd)
-      NDArray scores = q.matMul(keys.transpose(0, 1, 3, 2)).mul(attentionScale).add(mask); // (B, H, T, S)
-      NDArray attention = scores.softmax(-1).matMul(values) // (B, H, T, hd)
+      // Step 5: grouped-query masked attention. Query head i uses key/value head i / n, so the
+      // n query heads of a key/value head become n·T rows against that head's keys.
+      NDArray scores = q.reshape(batch, kvHeads, (long) group * time, headDim)
+          .matMul(k.transpose(0, 1, 3, 2)).add(inputs.mask()); // (B, KV, n·T, S)
+      NDArray attention = scores.softmax(-1).matMul(v) // (B, KV, n·T, hd)
+          .reshape(batch, heads, time, headDim)
           .transpose(0, 2, 1, 3).reshape(batch, time, heads * headDim);
 
       // Step 6: output projection and residual.
@@ -238,8 +349,11 @@ public final class CausalLm {
     }
 
     // Step 8: final RMSNorm and the language-model head.
+    if (lastOnly && time > 1) {
+      x = x.get(new NDIndex().addAllDim().addSliceDim(time - 1, time)); // (B, 1, dim)
+    }
     x = rmsNorm(x, w.finalNorm(), eps);
-    return x.matMul(w.lmHead().transpose()); // (B, T, vocab_size)
+    return linear(x, w.lmHead()); // (B, T, vocab_size)
   }
 
   /** x / sqrt(mean(x^2) + eps) * weight over the last axis, as HF's LlamaRMSNorm. */
@@ -251,9 +365,14 @@ public final class CausalLm {
   /** x W^T, plus the LoRA term when the projection is adapted. */
   private static NDArray project(
       NDArray x, BaseModel.LayerWeights layer, int l, LoraModule module, LoraTerm lora) {
-    NDArray y = x.matMul(layer.projection(module).transpose()); // (.., out)
+    NDArray y = linear(x, layer.projection(module)); // (.., out)
     NDArray delta = lora == null ? null : lora.apply(x, l, module);
     return delta == null ? y : y.add(delta);
+  }
+
+  /** x (.., in) W^T for W (out, in): one native call, no transposed copy. */
+  static NDArray linear(NDArray x, NDArray weight) {
+    return x.getNDArrayInternal().linear(x, weight, null).singletonOrThrow();
   }
 
   /** The LoRA term s (drop(x) A^T) B^T of one projection. */
@@ -265,24 +384,9 @@ public final class CausalLm {
     NDArray apply(NDArray x, int layer, LoraModule module);
   }
 
-  /** HF "rotate_half" rotation: x cos + cat(-x2, x1) sin with x1, x2 the two halves. */
-  private static NDArray rope(NDArray x, NDArray cos, NDArray sin, int headDim) {
-    int half = headDim / 2;
-    NDArray x1 = x.get("..., :" + half);
-    NDArray x2 = x.get("..., " + half + ":");
-    NDArray rotated = x2.neg().concat(x1, -1);
-    return x.mul(cos).add(rotated.mul(sin));
-  }
-
-  /** (B, KV, S, hd) -> (B, KV*n, S, hd), each key/value head repeated n times in place. */
-  private static NDArray repeatKv(NDArray x, int n) {
-    if (n == 1) {
-      return x;
-    }
-    Shape s = x.getShape();
-    return x.expandDims(2)
-        .broadcast(new Shape(s.get(0), s.get(1), n, s.get(2), s.get(3)))
-        .reshape(s.get(0), s.get(1) * n, s.get(2), s.get(3));
+  /** HF's rotary embedding x cos + rotate_half(x) sin, rotate_half(x) = x R. */
+  private static NDArray rope(NDArray x, NDArray cos, NDArray sin, NDArray rotate) {
+    return x.mul(cos).add(x.matMul(rotate).mul(sin));
   }
 
   /**

@@ -211,8 +211,8 @@ public final class DecodeBatch implements AutoCloseable {
         CausalLm.KvCache fresh = new CausalLm.KvCache(lm.base())) {
       RowLora factors = RowLora.gather(lm.base(), adapters, manager);
       NDArray input = manager.create(tokens).reshape(count, longest);
-      NDArray logits = lm.forwardRows(input, factors, positions, firstSlots, fresh); // (count, longest, vocab)
-      float[] last = logits.get(":, -1, :").toFloatArray(); // (count, vocab)
+      NDArray logits = lm.forwardRows(input, factors, positions, firstSlots, fresh, true); // (count, 1, vocab)
+      float[] last = logits.toFloatArray(); // (count, vocab)
       int vocab = last.length / count;
       int[] padding = cache.appendRows(fresh);
       for (Row r : rows) {

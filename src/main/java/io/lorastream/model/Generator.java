@@ -79,6 +79,10 @@ public final class Generator {
     JniUtils.setGradMode(false);
     try (NDManager manager = NDManager.newBaseManager(lm.base().manager().getDevice());
         CausalLm.KvCache cache = useCache ? new CausalLm.KvCache(lm.base()) : null) {
+      RowLora lora; // the adapter's factors, transposed and scaled once for every token
+      try (NDScope scope = new NDScope()) {
+        lora = RowLora.gather(lm.base(), java.util.Collections.singletonList(adapter), manager).keepOn(manager);
+      }
       while (!sequence.done()) {
         float[] logits;
         try (NDScope scope = new NDScope()) {
@@ -89,8 +93,7 @@ public final class Generator {
             fresh[i] = sequence.token(start + i);
           }
           NDArray input = manager.create(fresh).reshape(1, fresh.length);
-          NDArray all = lm.forward(input, adapter, start, cache, null); // (1, T, vocab)
-          logits = all.get(0, fresh.length - 1).toFloatArray();
+          logits = lm.forwardRows(input, lora, new int[] {start}, null, cache, true).toFloatArray(); // (vocab)
         }
         sequence.accept(logits);
       }

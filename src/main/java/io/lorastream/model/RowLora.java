@@ -15,7 +15,11 @@ import java.util.Map;
 /**
  * LoRA factors gathered per row, so rows of different tenants (and of the base model) share one
  * forward pass: for an adapted projection, {@code x (B, T, in) -> (x A_rowᵀ) (B, T, r) ->
- * (.. B_rowᵀ) (B, T, out) * s_row} with batched matrix products.
+ * (.. B_rowᵀ) (B, T, out) * s_row} with batched matrix products on transposed views of the
+ * stacks (no copy beyond the stacking itself, which runs whenever a batch's rows change). In
+ * inference (grad mode off), when every row has the same adapter nothing is stacked: its own
+ * factors, transposed and B scaled once, serve all rows in two products per projection. Training
+ * always stacks, so a tenant's gradients do not depend on whether it shares a step.
  *
  * <p>A row without an adapter, or whose adapter leaves a projection alone, gets zero factors: its
  * LoRA term is exactly 0 and its output exactly the base projection's. Adapters of lower rank
@@ -25,15 +29,18 @@ import java.util.Map;
  */
 final class RowLora implements CausalLm.LoraTerm {
   private final int rows;
-  private final NDArray[][] a; // [layer][module]: (B, r_max, in), null when no row adapts it
-  private final NDArray[][] b; // [layer][module]: (B, out, r_max)
-  private final NDArray scale; // (B, 1, 1): each row's alpha / r (0 for the base model)
+  // [layer][module]: Aᵀ (B, in, r_max), or (in, r) when all rows share one adapter; null when no
+  // row adapts the projection
+  private final NDArray[][] aT;
+  // [layer][module]: Bᵀ (B, r_max, out), or (s B)ᵀ (r, out) when shared
+  private final NDArray[][] bT;
+  private final NDArray scale; // (B, 1, 1) each row's alpha / r (0 for the base model); null when shared
   private final RowDropout dropout; // null without LoRA dropout
 
-  private RowLora(int rows, NDArray[][] a, NDArray[][] b, NDArray scale, RowDropout dropout) {
+  private RowLora(int rows, NDArray[][] aT, NDArray[][] bT, NDArray scale, RowDropout dropout) {
     this.rows = rows;
-    this.a = a;
-    this.b = b;
+    this.aT = aT;
+    this.bT = bT;
     this.scale = scale;
     this.dropout = dropout;
   }
@@ -67,8 +74,23 @@ final class RowLora implements CausalLm.LoraTerm {
       }
     }
     int modules = LoraModule.values().length;
-    NDArray[][] a = new NDArray[c.numHiddenLayers()][modules];
-    NDArray[][] b = new NDArray[c.numHiddenLayers()][modules];
+    NDArray[][] aT = new NDArray[c.numHiddenLayers()][modules];
+    NDArray[][] bT = new NDArray[c.numHiddenLayers()][modules];
+    RowDropout rowDropout = dropout == null || dropout.isEmpty() ? null : dropout;
+    LoraAdapter shared = ai.djl.pytorch.jni.JniUtils.isGradMode() ? null : sharedAdapter(adapters);
+    if (shared != null) {
+      NDArray s = manager.full(new Shape(), shared.config().scale());
+      for (int l = 0; l < c.numHiddenLayers(); l++) {
+        for (LoraModule m : LoraModule.values()) {
+          if (shared.a(l, m) != null) {
+            aT[l][m.ordinal()] = shared.a(l, m).transpose(); // (in, r)
+            bT[l][m.ordinal()] = shared.b(l, m).mul(s).transpose(); // (r, out)
+          }
+        }
+      }
+      return new RowLora(adapters.size(), aT, bT, null, rowDropout);
+    }
+    NDArray scale = manager.create(scales, new Shape(adapters.size(), 1, 1));
     for (int l = 0; l < c.numHiddenLayers(); l++) {
       for (LoraModule m : LoraModule.values()) {
         boolean adapted = false;
@@ -102,13 +124,22 @@ final class RowLora implements CausalLm.LoraTerm {
           as.add(ab[0]);
           bs.add(ab[1]);
         }
-        a[l][m.ordinal()] = NDArrays.stack(new NDList(as)); // (B, r_max, in)
-        b[l][m.ordinal()] = NDArrays.stack(new NDList(bs)); // (B, out, r_max)
+        aT[l][m.ordinal()] = NDArrays.stack(new NDList(as)).transpose(0, 2, 1); // (B, in, r_max)
+        bT[l][m.ordinal()] = NDArrays.stack(new NDList(bs)).transpose(0, 2, 1); // (B, r_max, out)
       }
     }
-    NDArray scale = manager.create(scales, new Shape(adapters.size(), 1, 1));
-    return new RowLora(
-        adapters.size(), a, b, scale, dropout == null || dropout.isEmpty() ? null : dropout);
+    return new RowLora(adapters.size(), aT, bT, scale, rowDropout);
+  }
+
+  /** The adapter of every row when all rows have the same one, else null. */
+  private static LoraAdapter sharedAdapter(List<LoraAdapter> adapters) {
+    LoraAdapter first = adapters.isEmpty() ? null : adapters.get(0);
+    for (LoraAdapter adapter : adapters) {
+      if (adapter != first) {
+        return null;
+      }
+    }
+    return first;
   }
 
   /** A (r_max, in) and B (out, r_max) of one adapter, zero-padded from its own rank. */
@@ -134,26 +165,23 @@ final class RowLora implements CausalLm.LoraTerm {
 
   @Override
   public NDArray apply(NDArray x, int layer, LoraModule module) {
-    NDArray rowA = a[layer][module.ordinal()];
+    NDArray rowA = aT[layer][module.ordinal()];
     if (rowA == null) {
       return null;
     }
     NDArray input = dropout == null ? x : dropout.apply(x, layer, module);
-    return input.matMul(rowA.transpose(0, 2, 1)) // (B, T, r)
-        .matMul(b[layer][module.ordinal()].transpose(0, 2, 1)) // (B, T, out)
-        .mul(scale);
+    NDArray delta = input.matMul(rowA) // (B, T, r)
+        .matMul(bT[layer][module.ordinal()]); // (B, T, out)
+    return scale == null ? delta : delta.mul(scale);
   }
 
   /** Moves the stacked factors out of the current NDScope onto {@code manager}. */
   RowLora keepOn(NDManager manager) {
-    for (NDArray[] layer : a) {
-      for (NDArray array : layer) {
-        keep(array, manager);
-      }
-    }
-    for (NDArray[] layer : b) {
-      for (NDArray array : layer) {
-        keep(array, manager);
+    for (NDArray[][] factors : new NDArray[][][] {aT, bT}) {
+      for (NDArray[] layer : factors) {
+        for (NDArray array : layer) {
+          keep(array, manager);
+        }
       }
     }
     keep(scale, manager);
