@@ -112,6 +112,9 @@ public final class BaseModel implements AutoCloseable {
     LlamaConfig config = LlamaConfig.read(dir.resolve("config.json"));
     List<Path> files = SafeTensors.modelFiles(dir);
     NDManager manager = NDManager.newBaseManager(device);
+    if (Device.Type.CPU.equals(manager.getDevice().getDeviceType())) {
+      MklKernels.reportOnce();
+    }
     TextTokenizer tokenizer = null;
     try {
       Map<String, NDArray> raw = new LinkedHashMap<>();
