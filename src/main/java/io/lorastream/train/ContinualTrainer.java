@@ -105,7 +105,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   /** An adapter with B = 0, i.e. the base model, for base losses; made on first use. */
   private final QualityGate gate;
   private final Rehearsal rehearsal;
-  private Map<String, AdapterCheckpoint> checkpoints = Map.of();
+  private CommittedCheckpoints checkpoints = CommittedCheckpoints.NONE;
   private KafkaConsumer<String, byte[]> consumer;
   private TransactionalOutput output;
   private volatile boolean running = true;
@@ -281,8 +281,8 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   private TenantState stateFor(String tenant) {
     TenantState state = tenants.get(tenant);
     if (state == null) {
-      AdapterCheckpoint checkpoint = checkpoints.get(tenant);
-      state = checkpoint == null ? states.fresh(tenant) : states.restore(checkpoint);
+      AdapterCheckpoint checkpoint = checkpoints.tenants().get(tenant);
+      state = checkpoint == null ? states.fresh(tenant) : states.restore(checkpoint, checkpoints.weightsOf(tenant));
       tenants.put(tenant, state);
       metrics.trainerTenants.set(tenants.size());
     }
@@ -511,7 +511,20 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     return snapshot;
   }
 
+  /**
+   * Sends the tenant's checkpoint into the open transaction, with the weights records of versions
+   * published since its last checkpoint and tombstones for the versions it no longer keeps.
+   */
   private void writeCheckpoint(TenantState state, byte[] weights, long now) {
+    String topic = topics.checkpoints().name();
+    for (PublishedVersion version : state.unwrittenVersions()) {
+      output.producer().send(new ProducerRecord<>(topic, Topics.keptVersionKey(state.tenant, version.getVersion()),
+          AvroCodec.KEPT_VERSION.encode(TenantStates.keptVersion(state.tenant, version))));
+    }
+    for (long dropped : state.droppedVersions()) {
+      output.producer().send(new ProducerRecord<>(topic, Topics.keptVersionKey(state.tenant, dropped), null));
+    }
+    state.versionRecordsWritten();
     AdapterCheckpoint checkpoint = states.checkpoint(state, weights, now);
     output.producer().send(new ProducerRecord<>(topics.checkpoints().name(), state.tenant,
         AvroCodec.ADAPTER_CHECKPOINT.encode(checkpoint)));
@@ -542,7 +555,9 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
    * beside the weights (holdout set, published versions, newest event time trained on).
    */
   private TenantState backToLastCheckpoint(TenantState state) {
-    TenantState restored = state.lastCheckpoint == null ? states.fresh(state.tenant) : states.restore(state.lastCheckpoint);
+    // The versions are carried over from memory below, so none is looked up.
+    TenantState restored = state.lastCheckpoint == null ? states.fresh(state.tenant)
+        : states.restore(state.lastCheckpoint, KeptVersionWeights.NONE);
     restored.copyEvaluationStateFrom(state);
     restored.newestEventTime = state.newestEventTime;
     state.close();
@@ -696,8 +711,9 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       forgetUncommitted();
       retryWhileKafkaIsAway("restoring the committed state", ContinualTrainer.this::restoreCommitted);
-      log.info("trainer {} owns {} partitions; {} tenant checkpoints known", settings.instanceId(),
-          consumer.assignment().size(), checkpoints.size());
+      log.info("trainer {} owns {} partitions; {} tenant checkpoints and {} kept versions known",
+          settings.instanceId(), consumer.assignment().size(), checkpoints.tenants().size(),
+          checkpoints.versions().size());
     }
   }
 

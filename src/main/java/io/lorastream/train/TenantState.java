@@ -10,15 +10,18 @@ import io.lorastream.model.TrainingPair;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.apache.kafka.common.TopicPartition;
 
 /**
  * One tenant's training state in this trainer: its adapter, optimizer, how far it has trained in
  * each input partition, its recent holdout examples and its recently published versions. All of
- * that is written to the tenant's checkpoint on every commit that touches the tenant.
+ * that is written to the tenant's checkpoint on every commit that touches the tenant, except the
+ * published versions' weights: those are written once each, as their own record.
  */
 final class TenantState implements AutoCloseable {
   /** How many of the tenant's newest holdout examples are kept for evaluation. */
@@ -48,6 +51,10 @@ final class TenantState implements AutoCloseable {
   /** Bumped whenever the holdout set changes; cached holdout losses belong to one generation. */
   private long holdoutGeneration;
   private final Deque<PublishedVersion> recentVersions = new ArrayDeque<>();
+  /** Kept versions whose weights are not yet written as their own record on the checkpoints topic. */
+  private final Set<Long> unwrittenVersions = new LinkedHashSet<>();
+  /** Versions dropped from {@link #recentVersions} whose weights record is not yet tombstoned. */
+  private final Set<Long> droppedVersions = new LinkedHashSet<>();
   /** Holdout losses of recent published versions (by version), for holdout generation {@link #versionLossGeneration}. */
   private final Map<Long, Float> versionHoldoutLoss = new HashMap<>();
   private long versionLossGeneration = -1;
@@ -105,12 +112,46 @@ final class TenantState implements AutoCloseable {
     return holdout.stream().map(h -> new TrainingPair(h.getPrompt(), h.getCompletion(), h.getWeight())).toList();
   }
 
-  /** Remembers a published version; only the newest {@code kept} stay. */
+  /**
+   * Remembers a version just published (or one whose weights are not on the checkpoints topic as
+   * their own record yet); only the newest {@code kept} stay. Its weights record, and a tombstone
+   * for each version dropped, are due with the tenant's next checkpoint ({@link #unwrittenVersions},
+   * {@link #droppedVersions}).
+   */
   void rememberVersion(PublishedVersion version, int kept) {
+    keepVersion(version, kept);
+    unwrittenVersions.add(version.getVersion());
+  }
+
+  /** Remembers a version restored from its own weights record: nothing is due for it. */
+  void restoreVersion(PublishedVersion version) {
+    keepVersion(version, Integer.MAX_VALUE);
+  }
+
+  private void keepVersion(PublishedVersion version, int kept) {
     recentVersions.addLast(version);
     while (recentVersions.size() > kept) {
-      versionHoldoutLoss.remove(recentVersions.removeFirst().getVersion());
+      long dropped = recentVersions.removeFirst().getVersion();
+      versionHoldoutLoss.remove(dropped);
+      unwrittenVersions.remove(dropped);
+      droppedVersions.add(dropped);
     }
+  }
+
+  /** Kept versions whose weights record is due with the next checkpoint, oldest first. */
+  List<PublishedVersion> unwrittenVersions() {
+    return recentVersions.stream().filter(v -> unwrittenVersions.contains(v.getVersion())).toList();
+  }
+
+  /** Versions no longer kept whose weights record is to be removed (tombstoned) with the next checkpoint. */
+  List<Long> droppedVersions() {
+    return List.copyOf(droppedVersions);
+  }
+
+  /** The records of {@link #unwrittenVersions} and {@link #droppedVersions} are in the open transaction. */
+  void versionRecordsWritten() {
+    unwrittenVersions.clear();
+    droppedVersions.clear();
   }
 
   /** The recently published versions, oldest first. */
@@ -161,6 +202,10 @@ final class TenantState implements AutoCloseable {
     holdoutGeneration = other.holdoutGeneration + 1;
     recentVersions.clear();
     recentVersions.addAll(other.recentVersions);
+    unwrittenVersions.clear();
+    unwrittenVersions.addAll(other.unwrittenVersions);
+    droppedVersions.clear();
+    droppedVersions.addAll(other.droppedVersions);
   }
 
   private record CachedLoss(long generation, float loss) {}
