@@ -154,7 +154,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     this.metrics = metrics;
     this.states = new TenantStates(base, settings);
     this.gate = new QualityGate(base, settings);
-    this.rehearsal = new Rehearsal(settings.rehearsalPerBatch());
+    this.rehearsal = new Rehearsal(settings.rehearsalRatio());
     this.batcher = new MicroBatcher(settings.batchSize(), settings.batchMaxWait());
     this.thread = new Thread(this, "lorastream-trainer-" + settings.instanceId());
   }

@@ -222,7 +222,7 @@ class ContinualTrainerQualityTest {
     KafkaSettings kafka = KAFKA.settings();
     Topics topics = new Topics("rehearsal.");
     TopicAdmin.ensureTopics(kafka, topics);
-    TrainerSettings settings = SETTINGS.withRehearsal(3).withInstanceId("rehearsal");
+    TrainerSettings settings = SETTINGS.withRehearsal(1.5).withInstanceId("rehearsal");
     List<TrainingExample> examples = List.of(
         example("acme", "h-0", PROMPT, " 30 days.", false), example("acme", "h-1", PROMPT, " Within 30 days.", false),
         example("acme", "h-2", PROMPT, " 30 days after delivery.", false),
@@ -233,8 +233,8 @@ class ContinualTrainerQualityTest {
       TrainerTopics.produce(kafka, topics, examples);
       AdapterSnapshot v2 = TrainerTopics.last(TrainerTopics.snapshotsUntilSeen(kafka, topics, 4));
 
-      // Two steps of 2 examples, each with the 3 exchanges for (acme, examples seen before it).
-      Rehearsal rehearsal = new Rehearsal(3);
+      // Two steps of 2 examples, each with the 3 exchanges (1.5 per example) for (acme, examples seen before it).
+      Rehearsal rehearsal = new Rehearsal(1.5);
       try (LoraAdapter adapter = LoraAdapter.initialise(base, settings.lora(), settings.seed() ^ "acme".hashCode());
           LoraTrainer expected = new LoraTrainer(base, adapter, settings.training())) {
         for (int seen = 0; seen < 4; seen += 2) {
