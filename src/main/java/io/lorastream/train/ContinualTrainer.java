@@ -502,8 +502,8 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     state.publishedVersion = snapshot.getVersion();
     state.rememberVersion(new PublishedVersion(snapshot.getVersion(), ByteBuffer.wrap(weights),
         snapshot.getWeightsSha256(), state.examplesSeen, Instant.ofEpochMilli(now)), settings.keptVersions());
-    if (evaluation.holdoutLoss() != null) {
-      state.versionHoldoutLoss(snapshot.getVersion(), evaluation.holdoutLoss());
+    if (evaluation.holdoutRows().length > 0) {
+      state.holdoutLosses.put(snapshot.getVersion(), evaluation.holdoutExamples(), evaluation.holdoutRows());
     }
     state.stepsSincePublish = 0;
     state.publishedAt = now;

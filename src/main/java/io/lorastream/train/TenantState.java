@@ -48,17 +48,13 @@ final class TenantState implements AutoCloseable {
   AdapterCheckpoint lastCheckpoint;
   /** The newest holdout examples, oldest first, at most {@link #HOLDOUT_KEPT}, one per id. */
   private final Deque<HoldoutExample> holdout = new ArrayDeque<>();
-  /** Bumped whenever the holdout set changes; cached holdout losses belong to one generation. */
-  private long holdoutGeneration;
   private final Deque<PublishedVersion> recentVersions = new ArrayDeque<>();
   /** Kept versions whose weights are not yet written as their own record on the checkpoints topic. */
   private final Set<Long> unwrittenVersions = new LinkedHashSet<>();
   /** Versions dropped from {@link #recentVersions} whose weights record is not yet tombstoned. */
   private final Set<Long> droppedVersions = new LinkedHashSet<>();
-  /** Holdout losses of recent published versions (by version), for holdout generation {@link #versionLossGeneration}. */
-  private final Map<Long, Float> versionHoldoutLoss = new HashMap<>();
-  private long versionLossGeneration = -1;
-  private CachedLoss baseHoldoutLoss;
+  /** Per holdout example, its loss under the base model and under each kept version. */
+  final HoldoutLosses holdoutLosses = new HoldoutLosses();
 
   TenantState(String tenant, LoraAdapter adapter, LoraTrainer trainer,
       Map<TopicPartition, Long> trainedThrough, long examplesSeen, long publishedVersion, Long newestEventTime) {
@@ -96,11 +92,11 @@ final class TenantState implements AutoCloseable {
 
   void keepHoldout(HoldoutExample example) {
     holdout.removeIf(e -> e.getId().equals(example.getId()));
+    holdoutLosses.forgetExample(example.getId());
     holdout.addLast(example);
     while (holdout.size() > HOLDOUT_KEPT) {
-      holdout.removeFirst();
+      holdoutLosses.forgetExample(holdout.removeFirst().getId());
     }
-    holdoutGeneration++;
   }
 
   /** The kept holdout examples, oldest first. */
@@ -132,7 +128,7 @@ final class TenantState implements AutoCloseable {
     recentVersions.addLast(version);
     while (recentVersions.size() > kept) {
       long dropped = recentVersions.removeFirst().getVersion();
-      versionHoldoutLoss.remove(dropped);
+      holdoutLosses.forgetModel(dropped);
       unwrittenVersions.remove(dropped);
       droppedVersions.add(dropped);
     }
@@ -167,39 +163,21 @@ final class TenantState implements AutoCloseable {
     return Optional.ofNullable(recentVersions.peekLast());
   }
 
-  /** A published version's holdout loss, if computed for the current holdout set. */
+  /** A published version's loss on the current holdout set, if known for every example of it. */
   Optional<Float> versionHoldoutLoss(long version) {
-    return versionLossGeneration == holdoutGeneration
-        ? Optional.ofNullable(versionHoldoutLoss.get(version))
-        : Optional.empty();
+    return holdoutLosses.mean(version, holdout());
   }
 
-  void versionHoldoutLoss(long version, float loss) {
-    if (versionLossGeneration != holdoutGeneration) {
-      versionHoldoutLoss.clear();
-      versionLossGeneration = holdoutGeneration;
-    }
-    versionHoldoutLoss.put(version, loss);
-  }
-
-  /** The base model's holdout loss, if computed for the current holdout set. */
+  /** The base model's loss on the current holdout set, if known for every example of it. */
   Optional<Float> baseHoldoutLoss() {
-    return cached(baseHoldoutLoss);
-  }
-
-  void baseHoldoutLoss(float loss) {
-    baseHoldoutLoss = new CachedLoss(holdoutGeneration, loss);
-  }
-
-  private Optional<Float> cached(CachedLoss c) {
-    return c != null && c.generation == holdoutGeneration ? Optional.of(c.loss) : Optional.empty();
+    return holdoutLosses.mean(HoldoutLosses.BASE, holdout());
   }
 
   /** Carries over what lives beside the weights: holdout set and published versions. */
   void copyEvaluationStateFrom(TenantState other) {
     holdout.clear();
     holdout.addAll(other.holdout);
-    holdoutGeneration = other.holdoutGeneration + 1;
+    holdoutLosses.copyFrom(other.holdoutLosses);
     recentVersions.clear();
     recentVersions.addAll(other.recentVersions);
     unwrittenVersions.clear();
@@ -207,8 +185,6 @@ final class TenantState implements AutoCloseable {
     droppedVersions.clear();
     droppedVersions.addAll(other.droppedVersions);
   }
-
-  private record CachedLoss(long generation, float loss) {}
 
   @Override
   public void close() {
