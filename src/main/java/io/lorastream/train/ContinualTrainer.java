@@ -555,9 +555,11 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
    * beside the weights (holdout set, published versions, newest event time trained on).
    */
   private TenantState backToLastCheckpoint(TenantState state) {
-    // The versions are carried over from memory below, so none is looked up.
+    // The kept versions' weights are in memory (and carried over below): no need to read them back.
+    KeptVersionWeights inMemory =
+        version -> state.recentVersion(version).map(v -> TenantStates.keptVersion(state.tenant, v));
     TenantState restored = state.lastCheckpoint == null ? states.fresh(state.tenant)
-        : states.restore(state.lastCheckpoint, KeptVersionWeights.NONE);
+        : states.restore(state.lastCheckpoint, inMemory);
     restored.copyEvaluationStateFrom(state);
     restored.newestEventTime = state.newestEventTime;
     state.close();
