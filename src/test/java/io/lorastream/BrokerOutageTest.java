@@ -145,10 +145,9 @@ class BrokerOutageTest {
           records -> allSeen(decode(records, AvroCodec.ADAPTER_SNAPSHOT::decode), expected,
               AdapterSnapshot::getTenant, AdapterSnapshot::getExamplesSeen), Duration.ofSeconds(120))
           .stream().map(r -> AvroCodec.ADAPTER_SNAPSHOT.decode(r.value())).toList();
-      List<AdapterCheckpoint> checkpoints = TopicProbe.readUntil(kafka, topics.checkpoints().name(),
-          records -> allSeen(decode(records, AvroCodec.ADAPTER_CHECKPOINT::decode), expected,
-              AdapterCheckpoint::getTenant, AdapterCheckpoint::getExamplesSeen), Duration.ofSeconds(30))
-          .stream().map(r -> AvroCodec.ADAPTER_CHECKPOINT.decode(r.value())).toList();
+      List<AdapterCheckpoint> checkpoints = TopicProbe.tenantCheckpoints(TopicProbe.readUntil(kafka,
+          topics.checkpoints().name(), records -> allSeen(TopicProbe.tenantCheckpoints(records), expected,
+              AdapterCheckpoint::getTenant, AdapterCheckpoint::getExamplesSeen), Duration.ofSeconds(30)));
       ExampleLedger bySnapshots = new ExampleLedger(trainOffsets);
       snapshots.forEach(s -> bySnapshots.record(s.getTenant(), s.getTrainedThrough(), s.getExamplesSeen()));
       ExampleLedger byCheckpoints = new ExampleLedger(trainOffsets);

@@ -199,7 +199,8 @@ public final class TrainerBench implements BenchSuite {
           "PEFT adapter_model.safetensors of one tenant (F32), what a snapshot carries; " + config));
       figures.add(Figure.of("tenant_checkpoint_bytes", snapshot + optimizer, "bytes",
           "adapter weights + AdamW moments safetensors of one tenant, the bulk of a checkpoint (plus holdout "
-              + "examples and up to 5 kept versions of " + snapshot + " bytes each); " + config));
+              + "examples; each published version's " + snapshot + " bytes are written once more, as its own "
+              + "kept-version record); " + config));
     }
     long heapBefore = usedHeapAfterGc();
     long rssBefore = residentBytes();

@@ -68,9 +68,10 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--learning-rate", description = "LoRA learning rate (default: the trainer's).")
   Float learningRate;
 
-  @Option(names = "--rehearsal-per-batch",
-      description = "General exchanges added to each tenant's training step against forgetting (default: the trainer's).")
-  Integer rehearsalPerBatch;
+  @Option(names = "--rehearsal-ratio",
+      description = "General exchanges added to each tenant's training step against forgetting, per example of the "
+          + "step, rounded up (default: the trainer's).")
+  Double rehearsalRatio;
 
   @Option(names = "--gate-canary-margin",
       description = "The trainer's canary gate margin; Infinity turns it off (default: the trainer's).")
@@ -147,8 +148,8 @@ final class EvalCommand implements Callable<Integer> {
     if (learningRate != null) {
       trainer = trainer.withTraining(trainer.training().withLearningRate(learningRate));
     }
-    if (rehearsalPerBatch != null) {
-      trainer = trainer.withRehearsal(rehearsalPerBatch);
+    if (rehearsalRatio != null) {
+      trainer = trainer.withRehearsal(rehearsalRatio);
     }
     if (canaryMargin != null) {
       TrainerSettings.Gate gate = trainer.gate();

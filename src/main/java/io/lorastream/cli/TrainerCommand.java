@@ -73,10 +73,11 @@ final class TrainerCommand implements Callable<Integer> {
           + "(gateway, broker), where more threads wait on each other.")
   int torchThreads;
 
-  @Option(names = "--rehearsal-per-batch", defaultValue = "" + TrainerSettings.DEFAULT_REHEARSAL,
+  @Option(names = "--rehearsal-ratio", defaultValue = "" + TrainerSettings.DEFAULT_REHEARSAL_RATIO,
       description = "General exchanges (no tenant fact, none of the canary set) added to each tenant's training "
-          + "step against forgetting; 0 turns rehearsal off (default: ${DEFAULT-VALUE}).")
-  int rehearsalPerBatch;
+          + "step against forgetting, per example of the step, rounded up (0.5: 4 for a batch of 8, 1 for one "
+          + "example); 0 turns rehearsal off (default: ${DEFAULT-VALUE}).")
+  double rehearsalRatio;
 
   @Mixin
   MetricsOption metricsOption = new MetricsOption();
@@ -92,7 +93,7 @@ final class TrainerCommand implements Callable<Integer> {
         .withGate(new TrainerSettings.Gate(holdoutMargin, canaryMargin, TrainerSettings.Gate.defaults().minHoldoutExamples()))
         .withKeptVersions(keptVersions)
         .withMaxFusedRows(maxFusedRows)
-        .withRehearsal(rehearsalPerBatch);
+        .withRehearsal(rehearsalRatio);
     if (torchThreads < 0) {
       throw new IllegalArgumentException("--torch-threads must be 0 or more, got " + torchThreads);
     }

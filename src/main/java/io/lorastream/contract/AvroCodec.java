@@ -4,6 +4,7 @@ import io.lorastream.avro.AdapterCheckpoint;
 import io.lorastream.avro.AdapterSnapshot;
 import io.lorastream.avro.InferenceRequest;
 import io.lorastream.avro.InferenceResponse;
+import io.lorastream.avro.KeptVersion;
 import io.lorastream.avro.TrainingExample;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
@@ -53,6 +54,7 @@ public final class AvroCodec<T extends SpecificRecord> {
   public static final AvroCodec<TrainingExample> TRAINING_EXAMPLE = of(TrainingExample.class);
   public static final AvroCodec<AdapterSnapshot> ADAPTER_SNAPSHOT = of(AdapterSnapshot.class);
   public static final AvroCodec<AdapterCheckpoint> ADAPTER_CHECKPOINT = of(AdapterCheckpoint.class);
+  public static final AvroCodec<KeptVersion> KEPT_VERSION = of(KeptVersion.class);
   public static final AvroCodec<InferenceRequest> INFERENCE_REQUEST = of(InferenceRequest.class);
   public static final AvroCodec<InferenceResponse> INFERENCE_RESPONSE = of(InferenceResponse.class);
 

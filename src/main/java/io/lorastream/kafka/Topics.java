@@ -114,9 +114,26 @@ public final class Topics {
     return dlq;
   }
 
-  /** Compacted trainer checkpoints. Key: tenant id. */
+  /**
+   * Compacted trainer checkpoints. Key: tenant id, value {@link AdapterCheckpoint}; beside them, the
+   * weights of each tenant's kept published versions under {@link #keptVersionKey} with a
+   * {@code KeptVersion} value (read those with {@code AvroCodec.KEPT_VERSION}, not this topic's serde).
+   */
   public Topic<String, AdapterCheckpoint> checkpoints() {
     return checkpoints;
+  }
+
+  /**
+   * Key of a kept version's weights on the checkpoints topic: {@code <tenant>@v<version>}. A tenant
+   * id never contains {@code @}, so these keys never collide with a tenant's checkpoint.
+   */
+  public static String keptVersionKey(String tenant, long version) {
+    return tenant + "@v" + version;
+  }
+
+  /** True for a key written by {@link #keptVersionKey}, false for a tenant's checkpoint. */
+  public static boolean isKeptVersionKey(String key) {
+    return key != null && key.indexOf('@') >= 0;
   }
 
   /** Compacted published adapters. Key: tenant id; a null value removes the tenant. */

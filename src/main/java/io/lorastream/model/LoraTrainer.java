@@ -117,6 +117,54 @@ public final class LoraTrainer implements AutoCloseable {
   }
 
   /**
+   * One example's loss, unweighted: the sum of {@code -log p} over its completion and eos tokens
+   * (nats) and how many of them there are. {@link #step(List)}'s batch loss is the weight-averaged
+   * mean over the examples with a token of {@code lossSum / tokens}.
+   */
+  public record RowLoss(float lossSum, int tokens) {
+    /** Mean loss per token (nats); NaN when the example has no completion token. */
+    public float mean() {
+      return tokens == 0 ? Float.NaN : lossSum / tokens;
+    }
+  }
+
+  /**
+   * Each example's {@link RowLoss} under the current weights, in the order of {@code batch},
+   * without gradients or an update. A row attends only to itself (causal, right padding), so its
+   * loss does not depend on the other rows of the pass up to float rounding: losses of examples
+   * evaluated in different passes can be combined.
+   */
+  public synchronized RowLoss[] rowLosses(List<TrainingPair> batch) {
+    List<TrainingPair> unweighted = batch.stream().map(p -> new TrainingPair(p.prompt(), p.completion(), 1f)).toList();
+    EncodedBatch encoded = encode(unweighted);
+    float[] mask = new float[encoded.weights.length]; // (B, T): 1 at counted tokens
+    int[] tokens = new int[encoded.size];
+    for (int i = 0; i < mask.length; i++) {
+      if (encoded.weights[i] > 0) {
+        mask[i] = 1;
+        tokens[i / encoded.length]++;
+      }
+    }
+    boolean gradMode = JniUtils.isGradMode();
+    float[] sums;
+    try (NDScope scope = new NDScope()) {
+      JniUtils.setGradMode(false);
+      Shape shape = new Shape(encoded.size, encoded.length);
+      NDArray logits = lm.forward(manager.create(encoded.inputs, shape), adapter, 0, null, null); // (B, T, vocab)
+      NDArray picked = logits.logSoftmax(-1)
+          .gather(manager.create(encoded.targets, shape).expandDims(-1), -1).squeeze(-1); // (B, T)
+      sums = picked.mul(manager.create(mask, shape)).sum(new int[] {1}).neg().toFloatArray(); // (B)
+    } finally {
+      JniUtils.setGradMode(gradMode);
+    }
+    RowLoss[] rows = new RowLoss[encoded.size];
+    for (int b = 0; b < rows.length; b++) {
+      rows[b] = new RowLoss(sums[b], tokens[b]);
+    }
+    return rows;
+  }
+
+  /**
    * Gradients of the loss {@link #step(List)} minimises (without dropout), by PEFT key, flattened;
    * nothing is updated. For checks against an independent implementation.
    */

@@ -64,7 +64,7 @@ public record EvalReport(String mode, int tenants, int examplesPerTenant, double
           .put("gate_canary_margin", trainer.gate().canaryMargin())
           .put("gate_holdout_margin", trainer.gate().holdoutMargin())
           .put("gate_canary_pairs", CanarySet.PAIRS.size())
-          .put("rehearsal_per_batch", trainer.rehearsalPerBatch());
+          .put("rehearsal_ratio", trainer.rehearsalRatio());
     }
     ObjectNode overall = root.putObject("overall");
     overall.put("base_accuracy", base.overall().accuracy()).put("adapter_accuracy", adapters.overall().accuracy())

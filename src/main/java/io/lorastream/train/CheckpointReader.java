@@ -1,8 +1,10 @@
 package io.lorastream.train;
 
 import io.lorastream.avro.AdapterCheckpoint;
+import io.lorastream.avro.KeptVersion;
 import io.lorastream.contract.AvroCodec;
 import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.kafka.Topics;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -14,13 +16,17 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 
-/** Reads the committed checkpoints topic to its end: the newest checkpoint of every tenant. */
+/**
+ * Reads the committed checkpoints topic to its end: the newest checkpoint of every tenant and the
+ * weights of every kept published version ({@link Topics#keptVersionKey}); a tombstone removes either.
+ */
 final class CheckpointReader {
   private CheckpointReader() {}
 
-  static Map<String, AdapterCheckpoint> readAll(KafkaSettings kafka, String topic, Duration timeout) {
+  static CommittedCheckpoints readAll(KafkaSettings kafka, String topic, Duration timeout) {
     Map<String, Object> props = kafka.consumer("lorastream-checkpoint-reader-" + UUID.randomUUID());
     Map<String, AdapterCheckpoint> latest = new HashMap<>();
+    Map<String, KeptVersion> versions = new HashMap<>();
     try (KafkaConsumer<String, byte[]> consumer =
         new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
       List<TopicPartition> partitions = consumer.partitionsFor(topic, timeout).stream()
@@ -35,7 +41,13 @@ final class CheckpointReader {
           throw new IllegalStateException("could not read checkpoints topic " + topic + " to its end within " + timeout);
         }
         for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
-          if (record.value() == null) {
+          if (Topics.isKeptVersionKey(record.key())) {
+            if (record.value() == null) {
+              versions.remove(record.key());
+            } else {
+              versions.put(record.key(), AvroCodec.KEPT_VERSION.decode(record.value()));
+            }
+          } else if (record.value() == null) {
             latest.remove(record.key());
           } else {
             AdapterCheckpoint checkpoint = AvroCodec.ADAPTER_CHECKPOINT.decode(record.value());
@@ -44,7 +56,7 @@ final class CheckpointReader {
         }
       }
     }
-    return latest;
+    return new CommittedCheckpoints(latest, versions);
   }
 
   private static boolean caughtUp(KafkaConsumer<?, ?> consumer, Map<TopicPartition, Long> end) {

@@ -105,7 +105,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   /** An adapter with B = 0, i.e. the base model, for base losses; made on first use. */
   private final QualityGate gate;
   private final Rehearsal rehearsal;
-  private Map<String, AdapterCheckpoint> checkpoints = Map.of();
+  private CommittedCheckpoints checkpoints = CommittedCheckpoints.NONE;
   private KafkaConsumer<String, byte[]> consumer;
   private TransactionalOutput output;
   private volatile boolean running = true;
@@ -154,7 +154,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     this.metrics = metrics;
     this.states = new TenantStates(base, settings);
     this.gate = new QualityGate(base, settings);
-    this.rehearsal = new Rehearsal(settings.rehearsalPerBatch());
+    this.rehearsal = new Rehearsal(settings.rehearsalRatio());
     this.batcher = new MicroBatcher(settings.batchSize(), settings.batchMaxWait());
     this.thread = new Thread(this, "lorastream-trainer-" + settings.instanceId());
   }
@@ -281,8 +281,8 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   private TenantState stateFor(String tenant) {
     TenantState state = tenants.get(tenant);
     if (state == null) {
-      AdapterCheckpoint checkpoint = checkpoints.get(tenant);
-      state = checkpoint == null ? states.fresh(tenant) : states.restore(checkpoint);
+      AdapterCheckpoint checkpoint = checkpoints.tenants().get(tenant);
+      state = checkpoint == null ? states.fresh(tenant) : states.restore(checkpoint, checkpoints.weightsOf(tenant));
       tenants.put(tenant, state);
       metrics.trainerTenants.set(tenants.size());
     }
@@ -502,8 +502,8 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     state.publishedVersion = snapshot.getVersion();
     state.rememberVersion(new PublishedVersion(snapshot.getVersion(), ByteBuffer.wrap(weights),
         snapshot.getWeightsSha256(), state.examplesSeen, Instant.ofEpochMilli(now)), settings.keptVersions());
-    if (evaluation.holdoutLoss() != null) {
-      state.versionHoldoutLoss(snapshot.getVersion(), evaluation.holdoutLoss());
+    if (evaluation.holdoutRows().length > 0) {
+      state.holdoutLosses.put(snapshot.getVersion(), evaluation.holdoutExamples(), evaluation.holdoutRows());
     }
     state.stepsSincePublish = 0;
     state.publishedAt = now;
@@ -511,7 +511,20 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     return snapshot;
   }
 
+  /**
+   * Sends the tenant's checkpoint into the open transaction, with the weights records of versions
+   * published since its last checkpoint and tombstones for the versions it no longer keeps.
+   */
   private void writeCheckpoint(TenantState state, byte[] weights, long now) {
+    String topic = topics.checkpoints().name();
+    for (PublishedVersion version : state.unwrittenVersions()) {
+      output.producer().send(new ProducerRecord<>(topic, Topics.keptVersionKey(state.tenant, version.getVersion()),
+          AvroCodec.KEPT_VERSION.encode(TenantStates.keptVersion(state.tenant, version))));
+    }
+    for (long dropped : state.droppedVersions()) {
+      output.producer().send(new ProducerRecord<>(topic, Topics.keptVersionKey(state.tenant, dropped), null));
+    }
+    state.versionRecordsWritten();
     AdapterCheckpoint checkpoint = states.checkpoint(state, weights, now);
     output.producer().send(new ProducerRecord<>(topics.checkpoints().name(), state.tenant,
         AvroCodec.ADAPTER_CHECKPOINT.encode(checkpoint)));
@@ -542,7 +555,11 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
    * beside the weights (holdout set, published versions, newest event time trained on).
    */
   private TenantState backToLastCheckpoint(TenantState state) {
-    TenantState restored = state.lastCheckpoint == null ? states.fresh(state.tenant) : states.restore(state.lastCheckpoint);
+    // The kept versions' weights are in memory (and carried over below): no need to read them back.
+    KeptVersionWeights inMemory =
+        version -> state.recentVersion(version).map(v -> TenantStates.keptVersion(state.tenant, v));
+    TenantState restored = state.lastCheckpoint == null ? states.fresh(state.tenant)
+        : states.restore(state.lastCheckpoint, inMemory);
     restored.copyEvaluationStateFrom(state);
     restored.newestEventTime = state.newestEventTime;
     state.close();
@@ -696,8 +713,9 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       forgetUncommitted();
       retryWhileKafkaIsAway("restoring the committed state", ContinualTrainer.this::restoreCommitted);
-      log.info("trainer {} owns {} partitions; {} tenant checkpoints known", settings.instanceId(),
-          consumer.assignment().size(), checkpoints.size());
+      log.info("trainer {} owns {} partitions; {} tenant checkpoints and {} kept versions known",
+          settings.instanceId(), consumer.assignment().size(), checkpoints.tenants().size(),
+          checkpoints.versions().size());
     }
   }
 

@@ -1,13 +1,15 @@
 package io.lorastream.train;
 
+import io.lorastream.avro.HoldoutExample;
 import io.lorastream.avro.PublishedVersion;
 import io.lorastream.contract.Bytes;
 import io.lorastream.model.BaseModel;
 import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraTrainer;
+import io.lorastream.model.LoraTrainer.RowLoss;
 import io.lorastream.model.TrainingPair;
 import java.util.List;
-import java.util.Optional;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,6 +29,7 @@ final class QualityGate implements AutoCloseable {
   private final TrainerSettings settings;
   private LoraTrainer baseEvaluator;
   private Float baseCanaryLoss;
+  private long holdoutRowsEvaluated;
 
   QualityGate(BaseModel base, TrainerSettings settings) {
     this.base = base;
@@ -36,10 +39,16 @@ final class QualityGate implements AutoCloseable {
   /**
    * Holdout and canary losses of the tenant's current weights, each null when the gate does not
    * check it (the holdout ones also while the tenant has too few holdout examples); gatedBy is
-   * null when they pass.
+   * null when they pass. {@code holdoutRows} are the candidate's losses per holdout example (empty
+   * when the holdout was not checked): once published, they are that version's.
    */
   record Evaluation(Float holdoutLoss, Float baseHoldoutLoss, Float referenceHoldoutLoss, Float canaryLoss,
-      String gatedBy) {}
+      String gatedBy, List<HoldoutExample> holdoutExamples, RowLoss[] holdoutRows) {}
+
+  /** Holdout rows evaluated so far (candidates, base model, kept versions): what the caching saves shows here. */
+  long holdoutRowsEvaluated() {
+    return holdoutRowsEvaluated;
+  }
 
   Evaluation evaluate(TenantState state) {
     TrainerSettings.Gate gate = settings.gate();
@@ -48,16 +57,14 @@ final class QualityGate implements AutoCloseable {
     Float referenceHoldout = null;
     Float canaryLoss = null;
     String gatedBy = null;
+    RowLoss[] candidateRows = new RowLoss[0];
     // The holdout pass (up to 64 examples through the model, several times a training step's
     // cost) runs only when the gate checks it: with the check off, snapshots carry no holdout loss.
-    List<TrainingPair> holdout = gate.checksHoldout() ? state.holdoutPairs() : List.of();
+    List<HoldoutExample> holdout = gate.checksHoldout() ? state.holdout() : List.of();
     if (gate.checksHoldout() && holdout.size() >= gate.minHoldoutExamples()) {
-      holdoutLoss = meanLoss(state.trainer, holdout);
-      baseHoldout = state.baseHoldoutLoss().orElse(null);
-      if (baseHoldout == null) {
-        baseHoldout = meanLoss(baseEvaluator(), holdout);
-        state.baseHoldoutLoss(baseHoldout);
-      }
+      candidateRows = rowLosses(state.trainer, holdout);
+      holdoutLoss = HoldoutLosses.mean(holdout, candidateRows);
+      baseHoldout = knownLoss(state, HoldoutLosses.BASE, holdout, this::baseEvaluator);
       if (gate.checksHoldout() && state.newestVersion().isPresent()) {
         referenceHoldout = bestPublishedHoldoutLoss(state, holdout);
         if (!(holdoutLoss <= referenceHoldout * (1 + gate.holdoutMargin()))) {
@@ -71,32 +78,70 @@ final class QualityGate implements AutoCloseable {
         gatedBy = "canary";
       }
     }
-    return new Evaluation(holdoutLoss, baseHoldout, referenceHoldout, canaryLoss, gatedBy);
+    return new Evaluation(holdoutLoss, baseHoldout, referenceHoldout, canaryLoss, gatedBy,
+        candidateRows.length == 0 ? List.of() : holdout, candidateRows);
   }
 
   /**
-   * The lowest loss of the recently published versions on the current holdout set. Each
-   * version's loss is computed once per holdout set (a version just published already has its
-   * loss as a candidate).
+   * The lowest loss of the recently published versions on the current holdout set. Each version's
+   * loss per holdout example is computed once (a version just published already has them from its
+   * candidacy), so a new holdout example costs one row per version.
    */
-  private float bestPublishedHoldoutLoss(TenantState state, List<TrainingPair> holdout) {
+  private float bestPublishedHoldoutLoss(TenantState state, List<HoldoutExample> holdout) {
     float best = Float.POSITIVE_INFINITY;
     for (PublishedVersion published : state.recentVersions()) {
-      Optional<Float> cached = state.versionHoldoutLoss(published.getVersion());
-      float loss;
-      if (cached.isPresent()) {
-        loss = cached.get();
-      } else {
-        try (LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Bytes.of(published.getWeights()),
-                state.adapter.config(), base);
-            LoraTrainer evaluator = new LoraTrainer(base, adapter, settings.training())) {
-          loss = meanLoss(evaluator, holdout);
-        }
-        state.versionHoldoutLoss(published.getVersion(), loss);
-      }
+      float loss = knownLoss(state, published.getVersion(), holdout, () -> versionEvaluator(state, published));
       best = Math.min(best, loss);
     }
     return best;
+  }
+
+  /**
+   * The holdout loss of {@code model} (base or a kept version), evaluating only the examples whose
+   * loss under it is not known yet; the evaluator is made, and closed, only when there are some.
+   */
+  private float knownLoss(TenantState state, long model, List<HoldoutExample> holdout,
+      Supplier<Evaluator> evaluator) {
+    List<HoldoutExample> missing = state.holdoutLosses.missing(model, holdout);
+    if (!missing.isEmpty()) {
+      try (Evaluator e = evaluator.get()) {
+        state.holdoutLosses.put(model, missing, rowLosses(e.trainer(), missing));
+      }
+    }
+    return state.holdoutLosses.mean(model, holdout).orElseThrow();
+  }
+
+  /** A trainer to evaluate with, and whether closing it should free its adapter. */
+  private record Evaluator(LoraTrainer trainer, boolean owned) implements AutoCloseable {
+    @Override
+    public void close() {
+      if (owned) {
+        trainer.close();
+        trainer.adapter().close();
+      }
+    }
+  }
+
+  private Evaluator baseEvaluator() {
+    return new Evaluator(baseTrainer(), false);
+  }
+
+  private Evaluator versionEvaluator(TenantState state, PublishedVersion published) {
+    LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Bytes.of(published.getWeights()), state.adapter.config(), base);
+    return new Evaluator(new LoraTrainer(base, adapter, settings.training()), true);
+  }
+
+  /** Each example's loss, {@link #ROWS_PER_PASS} rows per forward pass. */
+  private RowLoss[] rowLosses(LoraTrainer trainer, List<HoldoutExample> examples) {
+    RowLoss[] out = new RowLoss[examples.size()];
+    for (int i = 0; i < examples.size(); i += ROWS_PER_PASS) {
+      List<TrainingPair> part = examples.subList(i, Math.min(examples.size(), i + ROWS_PER_PASS)).stream()
+          .map(h -> new TrainingPair(h.getPrompt(), h.getCompletion(), h.getWeight())).toList();
+      RowLoss[] losses = trainer.rowLosses(part);
+      System.arraycopy(losses, 0, out, i, losses.length);
+    }
+    holdoutRowsEvaluated += examples.size();
+    return out;
   }
 
   /**
@@ -124,7 +169,7 @@ final class QualityGate implements AutoCloseable {
     return weight == 0 ? Float.NaN : (float) (sum / weight);
   }
 
-  private LoraTrainer baseEvaluator() {
+  private LoraTrainer baseTrainer() {
     if (baseEvaluator == null) {
       // PEFT initialises B = 0: the adapted model computes exactly what the base computes.
       LoraAdapter zero = LoraAdapter.initialise(base, settings.lora(), settings.seed());
@@ -135,7 +180,7 @@ final class QualityGate implements AutoCloseable {
 
   private float baseCanaryLoss() {
     if (baseCanaryLoss == null) {
-      baseCanaryLoss = meanLoss(baseEvaluator(), CanarySet.PAIRS);
+      baseCanaryLoss = meanLoss(baseTrainer(), CanarySet.PAIRS);
       log.info("base model canary loss {}", String.format("%.4f", baseCanaryLoss));
     }
     return baseCanaryLoss;

@@ -10,15 +10,18 @@ import io.lorastream.model.TrainingPair;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.apache.kafka.common.TopicPartition;
 
 /**
  * One tenant's training state in this trainer: its adapter, optimizer, how far it has trained in
  * each input partition, its recent holdout examples and its recently published versions. All of
- * that is written to the tenant's checkpoint on every commit that touches the tenant.
+ * that is written to the tenant's checkpoint on every commit that touches the tenant, except the
+ * published versions' weights: those are written once each, as their own record.
  */
 final class TenantState implements AutoCloseable {
   /** How many of the tenant's newest holdout examples are kept for evaluation. */
@@ -45,13 +48,13 @@ final class TenantState implements AutoCloseable {
   AdapterCheckpoint lastCheckpoint;
   /** The newest holdout examples, oldest first, at most {@link #HOLDOUT_KEPT}, one per id. */
   private final Deque<HoldoutExample> holdout = new ArrayDeque<>();
-  /** Bumped whenever the holdout set changes; cached holdout losses belong to one generation. */
-  private long holdoutGeneration;
   private final Deque<PublishedVersion> recentVersions = new ArrayDeque<>();
-  /** Holdout losses of recent published versions (by version), for holdout generation {@link #versionLossGeneration}. */
-  private final Map<Long, Float> versionHoldoutLoss = new HashMap<>();
-  private long versionLossGeneration = -1;
-  private CachedLoss baseHoldoutLoss;
+  /** Kept versions whose weights are not yet written as their own record on the checkpoints topic. */
+  private final Set<Long> unwrittenVersions = new LinkedHashSet<>();
+  /** Versions dropped from {@link #recentVersions} whose weights record is not yet tombstoned. */
+  private final Set<Long> droppedVersions = new LinkedHashSet<>();
+  /** Per holdout example, its loss under the base model and under each kept version. */
+  final HoldoutLosses holdoutLosses = new HoldoutLosses();
 
   TenantState(String tenant, LoraAdapter adapter, LoraTrainer trainer,
       Map<TopicPartition, Long> trainedThrough, long examplesSeen, long publishedVersion, Long newestEventTime) {
@@ -89,11 +92,11 @@ final class TenantState implements AutoCloseable {
 
   void keepHoldout(HoldoutExample example) {
     holdout.removeIf(e -> e.getId().equals(example.getId()));
+    holdoutLosses.forgetExample(example.getId());
     holdout.addLast(example);
     while (holdout.size() > HOLDOUT_KEPT) {
-      holdout.removeFirst();
+      holdoutLosses.forgetExample(holdout.removeFirst().getId());
     }
-    holdoutGeneration++;
   }
 
   /** The kept holdout examples, oldest first. */
@@ -105,12 +108,46 @@ final class TenantState implements AutoCloseable {
     return holdout.stream().map(h -> new TrainingPair(h.getPrompt(), h.getCompletion(), h.getWeight())).toList();
   }
 
-  /** Remembers a published version; only the newest {@code kept} stay. */
+  /**
+   * Remembers a version just published (or one whose weights are not on the checkpoints topic as
+   * their own record yet); only the newest {@code kept} stay. Its weights record, and a tombstone
+   * for each version dropped, are due with the tenant's next checkpoint ({@link #unwrittenVersions},
+   * {@link #droppedVersions}).
+   */
   void rememberVersion(PublishedVersion version, int kept) {
+    keepVersion(version, kept);
+    unwrittenVersions.add(version.getVersion());
+  }
+
+  /** Remembers a version restored from its own weights record: nothing is due for it. */
+  void restoreVersion(PublishedVersion version) {
+    keepVersion(version, Integer.MAX_VALUE);
+  }
+
+  private void keepVersion(PublishedVersion version, int kept) {
     recentVersions.addLast(version);
     while (recentVersions.size() > kept) {
-      versionHoldoutLoss.remove(recentVersions.removeFirst().getVersion());
+      long dropped = recentVersions.removeFirst().getVersion();
+      holdoutLosses.forgetModel(dropped);
+      unwrittenVersions.remove(dropped);
+      droppedVersions.add(dropped);
     }
+  }
+
+  /** Kept versions whose weights record is due with the next checkpoint, oldest first. */
+  List<PublishedVersion> unwrittenVersions() {
+    return recentVersions.stream().filter(v -> unwrittenVersions.contains(v.getVersion())).toList();
+  }
+
+  /** Versions no longer kept whose weights record is to be removed (tombstoned) with the next checkpoint. */
+  List<Long> droppedVersions() {
+    return List.copyOf(droppedVersions);
+  }
+
+  /** The records of {@link #unwrittenVersions} and {@link #droppedVersions} are in the open transaction. */
+  void versionRecordsWritten() {
+    unwrittenVersions.clear();
+    droppedVersions.clear();
   }
 
   /** The recently published versions, oldest first. */
@@ -126,44 +163,28 @@ final class TenantState implements AutoCloseable {
     return Optional.ofNullable(recentVersions.peekLast());
   }
 
-  /** A published version's holdout loss, if computed for the current holdout set. */
+  /** A published version's loss on the current holdout set, if known for every example of it. */
   Optional<Float> versionHoldoutLoss(long version) {
-    return versionLossGeneration == holdoutGeneration
-        ? Optional.ofNullable(versionHoldoutLoss.get(version))
-        : Optional.empty();
+    return holdoutLosses.mean(version, holdout());
   }
 
-  void versionHoldoutLoss(long version, float loss) {
-    if (versionLossGeneration != holdoutGeneration) {
-      versionHoldoutLoss.clear();
-      versionLossGeneration = holdoutGeneration;
-    }
-    versionHoldoutLoss.put(version, loss);
-  }
-
-  /** The base model's holdout loss, if computed for the current holdout set. */
+  /** The base model's loss on the current holdout set, if known for every example of it. */
   Optional<Float> baseHoldoutLoss() {
-    return cached(baseHoldoutLoss);
-  }
-
-  void baseHoldoutLoss(float loss) {
-    baseHoldoutLoss = new CachedLoss(holdoutGeneration, loss);
-  }
-
-  private Optional<Float> cached(CachedLoss c) {
-    return c != null && c.generation == holdoutGeneration ? Optional.of(c.loss) : Optional.empty();
+    return holdoutLosses.mean(HoldoutLosses.BASE, holdout());
   }
 
   /** Carries over what lives beside the weights: holdout set and published versions. */
   void copyEvaluationStateFrom(TenantState other) {
     holdout.clear();
     holdout.addAll(other.holdout);
-    holdoutGeneration = other.holdoutGeneration + 1;
+    holdoutLosses.copyFrom(other.holdoutLosses);
     recentVersions.clear();
     recentVersions.addAll(other.recentVersions);
+    unwrittenVersions.clear();
+    unwrittenVersions.addAll(other.unwrittenVersions);
+    droppedVersions.clear();
+    droppedVersions.addAll(other.droppedVersions);
   }
-
-  private record CachedLoss(long generation, float loss) {}
 
   @Override
   public void close() {

@@ -2,6 +2,9 @@ package io.lorastream.train;
 
 import io.lorastream.avro.AdapterCheckpoint;
 import io.lorastream.avro.AdapterSnapshot;
+import io.lorastream.avro.KeptVersion;
+import io.lorastream.avro.KeptVersionInfo;
+import io.lorastream.avro.PublishedVersion;
 import io.lorastream.avro.TrainedOffset;
 import io.lorastream.contract.Bytes;
 import io.lorastream.contract.Sha256;
@@ -17,10 +20,15 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Creates tenant states fresh or from checkpoints, and turns them into checkpoints and snapshots. */
 final class TenantStates {
+  private static final Logger log = LoggerFactory.getLogger(TenantStates.class);
+
   private final BaseModel base;
   private final TrainerSettings settings;
 
@@ -37,7 +45,13 @@ final class TenantStates {
         Map.of(), 0, 0, null);
   }
 
-  TenantState restore(AdapterCheckpoint checkpoint) {
+  /**
+   * The tenant's state as {@code checkpoint} left it. Its kept versions' weights come from
+   * {@code versions} (their own records); a checkpoint written before that carries them inside, and
+   * they are written as their own records with the tenant's next checkpoint. A version whose record
+   * is missing or does not match its digest is left out (a rollback to it is refused).
+   */
+  TenantState restore(AdapterCheckpoint checkpoint, KeptVersionWeights versions) {
     if (!checkpoint.getBaseModelSha256().equals(base.weightsSha256())) {
       throw new IllegalStateException("checkpoint of tenant " + checkpoint.getTenant()
           + " was trained on base model " + checkpoint.getBaseModelSha256()
@@ -58,6 +72,16 @@ final class TenantStates {
         checkpoint.getExamplesSeen(), checkpoint.getPublishedVersion(), null);
     checkpoint.getHoldout().forEach(state::keepHoldout);
     checkpoint.getRecentVersions().forEach(v -> state.rememberVersion(v, Integer.MAX_VALUE));
+    for (KeptVersionInfo info : checkpoint.getKeptVersions()) {
+      Optional<KeptVersion> kept = versions.find(info.getVersion());
+      if (kept.isEmpty() || !kept.get().getWeightsSha256().equals(info.getWeightsSha256())) {
+        log.warn("tenant {}: weights of kept version {} {}; it cannot be rolled back to", checkpoint.getTenant(),
+            info.getVersion(), kept.isEmpty() ? "not found" : "do not match its digest");
+        continue;
+      }
+      state.restoreVersion(new PublishedVersion(info.getVersion(), kept.get().getWeights(), info.getWeightsSha256(),
+          info.getExamplesSeen(), info.getCreatedAt()));
+    }
     state.stepsSincePublish = checkpoint.getStepsSincePublish();
     state.publishedAt = checkpoint.getPublishedAt() == null ? null : checkpoint.getPublishedAt().toEpochMilli();
     state.lastCheckpoint = checkpoint;
@@ -99,7 +123,8 @@ final class TenantStates {
         .setHoldout(state.holdout())
         .setPublishedAt(state.publishedAt == null ? null : Instant.ofEpochMilli(state.publishedAt))
         .setStepsSincePublish(state.stepsSincePublish)
-        .setRecentVersions(state.recentVersions())
+        .setRecentVersions(List.of())
+        .setKeptVersions(keptVersions(state))
         .setCreatedAt(Instant.ofEpochMilli(nowMillis))
         .build();
   }
@@ -133,6 +158,18 @@ final class TenantStates {
         .setNewestEventTime(state.newestEventTime == null ? null : Instant.ofEpochMilli(state.newestEventTime))
         .setCreatedAt(Instant.ofEpochMilli(nowMillis))
         .build();
+  }
+
+  /** The weights record of a version just published: written once, beside the tenant's checkpoint. */
+  static KeptVersion keptVersion(String tenant, PublishedVersion version) {
+    return new KeptVersion(tenant, version.getVersion(), version.getWeights(), version.getWeightsSha256(),
+        version.getExamplesSeen(), version.getCreatedAt());
+  }
+
+  private static List<KeptVersionInfo> keptVersions(TenantState state) {
+    return state.recentVersions().stream()
+        .map(v -> new KeptVersionInfo(v.getVersion(), v.getWeightsSha256(), v.getExamplesSeen(), v.getCreatedAt()))
+        .toList();
   }
 
   private static List<TrainedOffset> offsets(TenantState state) {

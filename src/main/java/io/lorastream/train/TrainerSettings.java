@@ -43,9 +43,9 @@ import java.util.Objects;
  * @param maxFusedRows the micro-batches of one cycle train in fused steps of at most this many
  *     examples (rows) in all; a micro-batch larger than this trains alone. Default 1: fusion off,
  *     because on lorastream-tiny a fused step measured slower than separate steps (BENCHMARKS.md)
- * @param rehearsalPerBatch general exchanges ({@link Rehearsal}) added to each tenant micro-batch's
- *     step, so the adapter keeps the base model's general answers while it learns the tenant's facts;
- *     0 = off
+ * @param rehearsalRatio general exchanges ({@link Rehearsal}) added to each tenant micro-batch's
+ *     step per example of the batch (rounded up), so the adapter keeps the base model's general
+ *     answers while it learns the tenant's facts; 0 = off
  */
 public record TrainerSettings(
     String groupId,
@@ -60,7 +60,7 @@ public record TrainerSettings(
     Gate gate,
     int keptVersions,
     int maxFusedRows,
-    int rehearsalPerBatch) {
+    double rehearsalRatio) {
 
   public TrainerSettings {
     Objects.requireNonNull(groupId, "groupId");
@@ -88,8 +88,8 @@ public record TrainerSettings(
     if (maxFusedRows < 1) {
       throw new IllegalArgumentException("maxFusedRows must be at least 1, got " + maxFusedRows);
     }
-    if (rehearsalPerBatch < 0) {
-      throw new IllegalArgumentException("rehearsalPerBatch must not be negative, got " + rehearsalPerBatch);
+    if (!(rehearsalRatio >= 0) || Double.isInfinite(rehearsalRatio)) {
+      throw new IllegalArgumentException("rehearsalRatio must be a finite number of at least 0, got " + rehearsalRatio);
     }
   }
 
@@ -131,13 +131,13 @@ public record TrainerSettings(
 
   /**
    * Micro-batches of 8 (or 1 s), {@link #DEFAULT_LEARNING_RATE}, every step a publish candidate, the default gate,
-   * {@link #DEFAULT_LORA} and {@link #DEFAULT_REHEARSAL}.
+   * {@link #DEFAULT_LORA} and {@link #DEFAULT_REHEARSAL_RATIO}.
    */
   public static TrainerSettings defaults() {
     return new TrainerSettings(
         "lorastream-trainer", "trainer-0", 8, Duration.ofMillis(1000), 42L,
         DEFAULT_LORA, TrainingSettings.defaults().withLearningRate(DEFAULT_LEARNING_RATE), 1, Duration.ofMinutes(1),
-        Gate.defaults(), 5, 1, DEFAULT_REHEARSAL);
+        Gate.defaults(), 5, 1, DEFAULT_REHEARSAL_RATIO);
   }
 
   /**
@@ -149,14 +149,15 @@ public record TrainerSettings(
   public static final float DEFAULT_LEARNING_RATE = 7.5e-3f;
 
   /**
-   * General exchanges mixed into each tenant step by default ({@link Rehearsal}): 4, a third of a
-   * full step's rows at batch 8. In the 20-tenant evaluation without it four tenants' adapters
-   * raised the canary loss by more than 5% (up to +19%) and, once the gate checked the same canary
-   * pairs, two of them were withheld for most of the run and answered 17-33% of held-out questions;
-   * with 4 every tenant ended below the base model's canary loss (worst -0.6%) and with 2 one
-   * tenant was still withheld 8 times (README "Quality").
+   * General exchanges mixed into each tenant step per example by default ({@link Rehearsal}): 0.5,
+   * so a full batch of 8 gets 4 (a third of the step's rows) and a 1-example step 1, not 4. In
+   * the 20-tenant evaluation (batches of 8, with a fixed 4 per step) without rehearsal four tenants'
+   * adapters raised the canary loss by more than 5% (up to +19%) and, once the gate checked the same
+   * canary pairs, two of them were withheld for most of the run and answered 17-33% of held-out
+   * questions; with 4 every tenant ended below the base model's canary loss (worst -0.6%) and with
+   * 2 one tenant was still withheld 8 times (README "Quality").
    */
-  public static final int DEFAULT_REHEARSAL = 4;
+  public static final double DEFAULT_REHEARSAL_RATIO = 0.5;
 
   /**
    * New tenants' adapters: r 8, alpha 16 on every linear projection ({@code all-linear}), not only
@@ -169,52 +170,53 @@ public record TrainerSettings(
 
   public TrainerSettings withInstanceId(String id) {
     return new TrainerSettings(groupId, id, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalPerBatch);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio);
   }
 
   public TrainerSettings withGroupId(String id) {
     return new TrainerSettings(id, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalPerBatch);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio);
   }
 
   public TrainerSettings withBatching(int size, Duration maxWait) {
     return new TrainerSettings(groupId, instanceId, size, maxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalPerBatch);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio);
   }
 
   public TrainerSettings withLora(LoraConfig config) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, config, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalPerBatch);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio);
   }
 
   public TrainerSettings withTraining(TrainingSettings t) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, t, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalPerBatch);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio);
   }
 
   public TrainerSettings withPublishing(int everySteps, Duration maxInterval) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, everySteps,
-        maxInterval, gate, keptVersions, maxFusedRows, rehearsalPerBatch);
+        maxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio);
   }
 
   public TrainerSettings withGate(Gate g) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, g, keptVersions, maxFusedRows, rehearsalPerBatch);
+        publishMaxInterval, g, keptVersions, maxFusedRows, rehearsalRatio);
   }
 
   public TrainerSettings withKeptVersions(int k) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, k, maxFusedRows, rehearsalPerBatch);
+        publishMaxInterval, gate, k, maxFusedRows, rehearsalRatio);
   }
 
   public TrainerSettings withMaxFusedRows(int rows) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, rows, rehearsalPerBatch);
+        publishMaxInterval, gate, keptVersions, rows, rehearsalRatio);
   }
 
-  public TrainerSettings withRehearsal(int perBatch) {
+  /** @param ratio rehearsal exchanges per tenant example of a step (rounded up); 0 = off */
+  public TrainerSettings withRehearsal(double ratio) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows, perBatch);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, ratio);
   }
 
   /** The Kafka transactional id: stable per instance so a restarted instance fences its zombie. */

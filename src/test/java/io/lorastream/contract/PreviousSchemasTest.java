@@ -54,6 +54,46 @@ class PreviousSchemasTest {
     assertThat(decoded.getLayersToTransform()).isNull();
   }
 
+  @Test
+  void checkpointWrittenWithItsVersionsWeightsInsideKeepsThemAndNamesNoKeptVersionRecord() throws Exception {
+    Schema v3 = PreviousSchemas.of(AdapterCheckpoint.class).get(2);
+    assertThat(v3.getField("keptVersions")).isNull();
+    GenericRecord old = new GenericData.Record(v3);
+    old.put("tenant", "acme");
+    old.put("step", 4L);
+    old.put("baseModelSha256", "ab");
+    old.put("rank", 8);
+    old.put("alpha", 16f);
+    old.put("targetModules", List.of("q_proj", "v_proj"));
+    old.put("useRslora", false);
+    old.put("layersToTransform", null);
+    old.put("weights", ByteBuffer.wrap(new byte[] {1, 2, 3}));
+    old.put("optimizerState", ByteBuffer.wrap(new byte[] {4}));
+    old.put("rngState", 5L);
+    old.put("trainedThrough", List.of());
+    old.put("examplesSeen", 12L);
+    old.put("publishedVersion", 2L);
+    old.put("holdout", List.of());
+    old.put("publishedAt", null);
+    old.put("stepsSincePublish", 0);
+    Schema versionSchema = v3.getField("recentVersions").schema().getElementType();
+    GenericRecord version = new GenericData.Record(versionSchema);
+    version.put("version", 2L);
+    version.put("weights", ByteBuffer.wrap(new byte[] {7, 8, 9}));
+    version.put("weightsSha256", "ef");
+    version.put("examplesSeen", 12L);
+    version.put("createdAt", 1_700_000_000_000L);
+    old.put("recentVersions", List.of(version));
+    old.put("createdAt", 1_700_000_000_000L);
+
+    AdapterCheckpoint decoded = AvroCodec.ADAPTER_CHECKPOINT.decode(singleObject(v3, old));
+
+    assertThat(decoded.getPublishedVersion()).isEqualTo(2L);
+    assertThat(decoded.getRecentVersions()).hasSize(1);
+    assertThat(Bytes.of(decoded.getRecentVersions().get(0).getWeights())).containsExactly(7, 8, 9);
+    assertThat(decoded.getKeptVersions()).isEmpty();
+  }
+
   /** Single-object encoding (magic C3 01, fingerprint little-endian, body) under {@code schema}. */
   private static byte[] singleObject(Schema schema, GenericRecord record) throws Exception {
     ByteArrayOutputStream out = new ByteArrayOutputStream();

@@ -244,4 +244,27 @@ class LoraTrainerTest {
       assertThat(mixed).isCloseTo((3 * la + lb) / 4, org.assertj.core.data.Offset.offset(1e-4f));
     }
   }
+
+  @Test
+  void rowLossesCombineToTheBatchLossAndDoNotDependOnTheOtherRows() {
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 5);
+        LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults())) {
+      trainer.step(MIXED); // B != 0, so the adapter takes part
+      LoraTrainer.RowLoss[] rows = trainer.rowLosses(MIXED);
+
+      double sum = 0;
+      double weight = 0;
+      for (int b = 0; b < rows.length; b++) {
+        // The completion's tokens and eos.
+        assertThat(rows[b].tokens()).isEqualTo(base.tokenizer().encode(MIXED.get(b).completion()).length + 1);
+        LoraTrainer.RowLoss alone = trainer.rowLosses(List.of(MIXED.get(b)))[0];
+        assertThat(rows[b].lossSum()).isCloseTo(alone.lossSum(), org.assertj.core.data.Offset.offset(1e-4f));
+        assertThat(rows[b].mean()).isCloseTo(trainer.loss(List.of(MIXED.get(b))),
+            org.assertj.core.data.Offset.offset(1e-5f));
+        sum += MIXED.get(b).weight() * rows[b].mean();
+        weight += MIXED.get(b).weight();
+      }
+      assertThat((float) (sum / weight)).isCloseTo(trainer.loss(MIXED), org.assertj.core.data.Offset.offset(1e-5f));
+    }
+  }
 }

@@ -1,6 +1,9 @@
 package io.lorastream.testing;
 
+import io.lorastream.avro.AdapterCheckpoint;
+import io.lorastream.contract.AvroCodec;
 import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.kafka.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,5 +39,16 @@ public final class TopicProbe {
       }
     }
     return records;
+  }
+
+  /**
+   * The tenant checkpoints among records of the checkpoints topic, decoded, in order; the weights
+   * records of kept versions ({@link Topics#keptVersionKey}) and tombstones are left out.
+   */
+  public static List<AdapterCheckpoint> tenantCheckpoints(List<ConsumerRecord<String, byte[]>> records) {
+    return records.stream()
+        .filter(r -> !Topics.isKeptVersionKey(r.key()) && r.value() != null)
+        .map(r -> AvroCodec.ADAPTER_CHECKPOINT.decode(r.value()))
+        .toList();
   }
 }

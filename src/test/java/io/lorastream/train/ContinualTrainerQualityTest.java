@@ -5,7 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.lorastream.avro.AdapterCheckpoint;
 import io.lorastream.avro.AdapterSnapshot;
+import io.lorastream.avro.KeptVersion;
+import io.lorastream.avro.KeptVersionInfo;
 import io.lorastream.avro.TrainingExample;
+import io.lorastream.contract.AvroCodec;
 import io.lorastream.contract.Bytes;
 import io.lorastream.contract.Sha256;
 import io.lorastream.kafka.KafkaSettings;
@@ -24,7 +27,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -157,11 +162,67 @@ class ContinualTrainerQualityTest {
   }
 
   @Test
+  void keptVersionsAreTheirOwnRecordsAndARestartedTrainerRollsBackToThem() {
+    KafkaSettings kafka = KAFKA.settings();
+    Topics topics = new Topics("kept.");
+    TopicAdmin.ensureTopics(kafka, topics);
+    TrainerSettings settings = SETTINGS.withKeptVersions(2);
+    List<TrainingExample> examples = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      examples.add(example("acme", "k-" + i, "Question " + i + "?\nAnswer:", " answer " + i + ".", false));
+    }
+    List<AdapterSnapshot> v1to4;
+    try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
+        settings.withInstanceId("kept-1"), Metrics.create()).start()) {
+      TrainerTopics.produce(kafka, topics, examples);
+      v1to4 = TrainerTopics.snapshotsUntilSeen(kafka, topics, 8);
+    }
+    assertThat(v1to4).extracting(AdapterSnapshot::getVersion).containsExactly(1L, 2L, 3L, 4L);
+
+    // The checkpoint names the kept versions without their weights; each version's weights were
+    // written once under its own key, and the versions no longer kept were tombstoned.
+    List<ConsumerRecord<String, byte[]>> records = TopicProbe.readUntil(kafka, topics.checkpoints().name(),
+        r -> TopicProbe.tenantCheckpoints(r).stream().anyMatch(c -> c.getExamplesSeen() == 8), Duration.ofSeconds(30));
+    List<AdapterCheckpoint> checkpoints = TopicProbe.tenantCheckpoints(records);
+    AdapterCheckpoint newest = checkpoints.get(checkpoints.size() - 1);
+    assertThat(checkpoints).allSatisfy(c -> assertThat(c.getRecentVersions()).isEmpty());
+    assertThat(newest.getKeptVersions()).extracting(KeptVersionInfo::getVersion).containsExactly(3L, 4L);
+    assertThat(newest.getKeptVersions().get(1).getWeightsSha256()).isEqualTo(v1to4.get(3).getWeightsSha256());
+    Map<String, List<byte[]>> versionRecords = new LinkedHashMap<>();
+    records.stream().filter(r -> Topics.isKeptVersionKey(r.key()))
+        .forEach(r -> versionRecords.computeIfAbsent(r.key(), k -> new ArrayList<>()).add(r.value()));
+    assertThat(versionRecords.keySet()).containsExactlyInAnyOrder("acme@v1", "acme@v2", "acme@v3", "acme@v4");
+    assertThat(versionRecords.get("acme@v1")).hasSize(2).last().isNull();
+    assertThat(versionRecords.get("acme@v2")).hasSize(2).last().isNull();
+    KeptVersion v3 = AvroCodec.KEPT_VERSION.decode(versionRecords.get("acme@v3").get(0));
+    assertThat(versionRecords.get("acme@v3")).hasSize(1);
+    assertThat(v3.getWeightsSha256()).isEqualTo(v1to4.get(2).getWeightsSha256());
+    assertThat(Sha256.hex(Bytes.of(v3.getWeights()))).isEqualTo(v3.getWeightsSha256());
+
+    // Another trainer restores the kept versions from those records: it rolls back to v3, not to v1.
+    try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
+        settings.withInstanceId("kept-2"), Metrics.create()).start()) {
+      AdapterControls.send(kafka, topics, AdapterControls.rollback("acme", 3));
+      AdapterSnapshot v5 = TrainerTopics.last(TrainerTopics.snapshotsUntil(kafka, topics,
+          s -> s.size() >= 5, Duration.ofSeconds(60)));
+      assertThat(v5.getVersion()).isEqualTo(5);
+      assertThat(v5.getParentVersion()).isEqualTo(3L);
+      assertThat(v5.getWeightsSha256()).isEqualTo(v1to4.get(2).getWeightsSha256());
+
+      AdapterControls.send(kafka, topics, AdapterControls.rollback("acme", 1));
+      List<ConsumerRecord<String, byte[]>> dead = TopicProbe.readUntil(kafka, topics.dlq().name(),
+          r -> !r.isEmpty(), Duration.ofSeconds(30));
+      assertThat(new String(dead.get(0).headers().lastHeader("lorastream.error").value(), StandardCharsets.UTF_8))
+          .startsWith("unknown-version");
+    }
+  }
+
+  @Test
   void eachStepAlsoTrainsOnTheRehearsalExchangesChosenForTheTenantAndItsExamplesSeen() {
     KafkaSettings kafka = KAFKA.settings();
     Topics topics = new Topics("rehearsal.");
     TopicAdmin.ensureTopics(kafka, topics);
-    TrainerSettings settings = SETTINGS.withRehearsal(3).withInstanceId("rehearsal");
+    TrainerSettings settings = SETTINGS.withRehearsal(1.5).withInstanceId("rehearsal");
     List<TrainingExample> examples = List.of(
         example("acme", "h-0", PROMPT, " 30 days.", false), example("acme", "h-1", PROMPT, " Within 30 days.", false),
         example("acme", "h-2", PROMPT, " 30 days after delivery.", false),
@@ -172,8 +233,8 @@ class ContinualTrainerQualityTest {
       TrainerTopics.produce(kafka, topics, examples);
       AdapterSnapshot v2 = TrainerTopics.last(TrainerTopics.snapshotsUntilSeen(kafka, topics, 4));
 
-      // Two steps of 2 examples, each with the 3 exchanges for (acme, examples seen before it).
-      Rehearsal rehearsal = new Rehearsal(3);
+      // Two steps of 2 examples, each with the 3 exchanges (1.5 per example) for (acme, examples seen before it).
+      Rehearsal rehearsal = new Rehearsal(1.5);
       try (LoraAdapter adapter = LoraAdapter.initialise(base, settings.lora(), settings.seed() ^ "acme".hashCode());
           LoraTrainer expected = new LoraTrainer(base, adapter, settings.training())) {
         for (int seen = 0; seen < 4; seen += 2) {

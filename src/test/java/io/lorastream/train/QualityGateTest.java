@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.lorastream.avro.HoldoutExample;
 import io.lorastream.avro.PublishedVersion;
+import io.lorastream.contract.Bytes;
 import io.lorastream.model.BaseModel;
 import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraTrainer;
@@ -12,6 +13,7 @@ import io.lorastream.model.TrainingPair;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.assertj.core.data.Offset;
@@ -48,8 +50,8 @@ class QualityGateTest {
       state.rememberVersion(version(2, weights), 5);
       // v1 was the best; v2, published within v1's margin, was a bit worse. The candidate is 5%
       // worse than v2 (inside the margin) but 15% worse than v1: a walk down, so it is gated.
-      state.versionHoldoutLoss(1, candidate / 1.15f);
-      state.versionHoldoutLoss(2, candidate / 1.05f);
+      knownLoss(state, 1, candidate / 1.15f);
+      knownLoss(state, 2, candidate / 1.05f);
 
       QualityGate.Evaluation evaluation = gate.evaluate(state);
 
@@ -70,9 +72,48 @@ class QualityGateTest {
       assertThat(evaluation.referenceHoldoutLoss()).isCloseTo(candidate, Offset.offset(1e-5f));
       assertThat(state.versionHoldoutLoss(1)).hasValueSatisfying(
           loss -> assertThat(loss).isCloseTo(candidate, Offset.offset(1e-5f)));
-      // A new holdout example makes every cached loss stale.
+      // A new holdout example's loss is not known yet, so neither is the set's.
       state.keepHoldout(new HoldoutExample("h-9", "Question: when?\nAnswer:", " now.", 1f));
       assertThat(state.versionHoldoutLoss(1)).isEmpty();
+    }
+  }
+
+  @Test
+  void aNewHoldoutExampleCostsOneRowPerModelAndGivesTheLossesAndDecisionOfAFullEvaluation() {
+    try (TenantState state = trainedState(); QualityGate gate = new QualityGate(base, SETTINGS)) {
+      byte[] v1 = state.adapter.toPeftSafetensors();
+      state.rememberVersion(version(1, v1), 5);
+      state.trainer.step(List.of(new TrainingPair("Question: shipping?\nAnswer:", " $5.", 1f)));
+      state.rememberVersion(version(2, state.adapter.toPeftSafetensors()), 5);
+      state.trainer.step(List.of(new TrainingPair("Question: support hours?\nAnswer:", " 9am to 5pm.", 1f)));
+      gate.evaluate(state); // every model's losses on h-0 and h-1 are now known
+      state.keepHoldout(new HoldoutExample("h-2", "Question: how long for a refund?\nAnswer:", " 30 days, sir.", 2f));
+      long rowsBefore = gate.holdoutRowsEvaluated();
+
+      QualityGate.Evaluation cached = gate.evaluate(state);
+
+      // The candidate's 3 rows, then h-2 alone for the base model and each of the two versions.
+      assertThat(gate.holdoutRowsEvaluated() - rowsBefore).isEqualTo(3 + 1 + 2);
+      List<TrainingPair> holdout = state.holdoutPairs();
+      float full = QualityGate.meanLoss(state.trainer, holdout, 16);
+      float fullBase;
+      try (LoraAdapter zero = LoraAdapter.initialise(base, SETTINGS.lora(), 1);
+          LoraTrainer baseModel = new LoraTrainer(base, zero, SETTINGS.training())) {
+        fullBase = QualityGate.meanLoss(baseModel, holdout, 16);
+      }
+      float fullReference = Float.POSITIVE_INFINITY;
+      for (PublishedVersion v : state.recentVersions()) {
+        try (LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Bytes.of(v.getWeights()),
+                SETTINGS.lora(), base);
+            LoraTrainer evaluator = new LoraTrainer(base, adapter, SETTINGS.training())) {
+          fullReference = Math.min(fullReference, QualityGate.meanLoss(evaluator, holdout, 16));
+        }
+      }
+      assertThat(cached.holdoutLoss()).isCloseTo(full, Offset.offset(1e-4f * full));
+      assertThat(cached.baseHoldoutLoss()).isCloseTo(fullBase, Offset.offset(1e-4f * fullBase));
+      assertThat(cached.referenceHoldoutLoss()).isCloseTo(fullReference, Offset.offset(1e-4f * fullReference));
+      assertThat(cached.gatedBy()).isEqualTo(
+          full <= fullReference * (1 + SETTINGS.gate().holdoutMargin()) ? null : "holdout");
     }
   }
 
@@ -126,6 +167,14 @@ class QualityGateTest {
     state.keepHoldout(new HoldoutExample("h-0", "Question: refund window?\nAnswer:", " 30 days.", 1f));
     state.keepHoldout(new HoldoutExample("h-1", "Question: returns?\nAnswer:", " within 30 days.", 1f));
     return state;
+  }
+
+  /** Sets a model's loss on every current holdout example to {@code loss}, as if evaluated. */
+  private static void knownLoss(TenantState state, long model, float loss) {
+    List<HoldoutExample> holdout = state.holdout();
+    LoraTrainer.RowLoss[] rows = new LoraTrainer.RowLoss[holdout.size()];
+    Arrays.fill(rows, new LoraTrainer.RowLoss(loss, 1));
+    state.holdoutLosses.put(model, holdout, rows);
   }
 
   private static PublishedVersion version(long version, byte[] weights) {

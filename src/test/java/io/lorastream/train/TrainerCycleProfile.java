@@ -21,8 +21,9 @@ import java.util.function.Supplier;
 
 /**
  * Where one tenant's trainer cycle spends its time, part by part, in process: the training step
- * (forward alone, then forward + backward + AdamW), the quality gate's evaluation, the PEFT
- * weights, the checkpoint and snapshot encodings and the weights digest. Not a test: run it with
+ * (forward alone, forward + backward + AdamW, and the step with the default rehearsal rows), the
+ * quality gate's evaluation (also right after a new holdout example arrived), the PEFT weights,
+ * the checkpoint, kept-version and snapshot encodings and the weights digest. Not a test: run it with
  * {@code java -cp target/test-classes:target/classes:target/lib/* io.lorastream.train.TrainerCycleProfile [repeats [qv|all-linear [batch size]]]}.
  * Prompts carry 24 context words, as the e2e-100-tenants scenario's do.
  */
@@ -68,6 +69,7 @@ public final class TrainerCycleProfile {
     TenantStates states = new TenantStates(base, settings);
     TrainerWorkload workload = new TrainerWorkload(7);
     Map<String, double[]> millis = new LinkedHashMap<>();
+    Rehearsal rehearsal = new Rehearsal(settings.rehearsalRatio());
     try (TenantState state = states.fresh("tenant-00000");
         QualityGate gate = new QualityGate(base, settings);
         QualityGate open = new QualityGate(base, settings.withGate(TrainerSettings.Gate.open()))) {
@@ -85,10 +87,16 @@ public final class TrainerCycleProfile {
       for (int r = -2; r < repeats; r++) { // two warm-up rounds
         List<TrainingPair> pairs = batch(workload, n, size);
         n += size;
+        List<TrainingPair> rehearsed = rehearsal.mixInto(pairs, state.tenant, n);
         time(millis, "forward only (loss)", r, () -> state.trainer.loss(pairs));
         time(millis, "step: forward+backward+AdamW", r, () -> state.trainer.step(pairs));
+        millis.computeIfAbsent("rows of a step with rehearsal", k -> new double[1])[0] = rehearsed.size();
+        time(millis, "step with rehearsal rows", r, () -> state.trainer.step(rehearsed));
         byte[] weights = time(millis, "toPeftSafetensors", r, state.adapter::toPeftSafetensors);
         time(millis, "gate evaluation, default gate", r, () -> gate.evaluate(state));
+        TrainingPair fresh = batch(workload, 20_000 + n, 1).get(0);
+        state.keepHoldout(new HoldoutExample("new-" + n, fresh.prompt(), fresh.completion(), fresh.weight()));
+        time(millis, "gate evaluation, default gate, new holdout ex.", r, () -> gate.evaluate(state));
         time(millis, "gate evaluation, open gate", r, () -> open.evaluate(state));
         time(millis, "SHA-256 of weights", r, () -> Sha256.hex(weights));
         AdapterSnapshot snapshot = time(millis, "snapshot build (incl. SHA-256)", r,
@@ -100,6 +108,11 @@ public final class TrainerCycleProfile {
         byte[] encoded = time(millis, "checkpoint Avro encoding", r,
             () -> AvroCodec.ADAPTER_CHECKPOINT.encode(checkpoint));
         millis.computeIfAbsent("checkpoint bytes (KB)", k -> new double[1])[0] = encoded.length / 1024.0;
+        PublishedVersion newest = state.newestVersion().orElseThrow();
+        byte[] kept = time(millis, "kept version record build + encoding", r,
+            () -> AvroCodec.KEPT_VERSION.encode(TenantStates.keptVersion(state.tenant, newest)));
+        millis.computeIfAbsent("kept version record bytes (KB, per publish)", k -> new double[1])[0] =
+            kept.length / 1024.0;
       }
     }
     System.out.printf("%n%s r %d, batch %d (%d runs, median ms):%n", lora.targetModules(), lora.rank(), size, repeats);

@@ -128,9 +128,8 @@ class TrainerKillSoakTest {
     }
     Predicate<List<AdapterCheckpoint>> allCheckpointed = allTenantsSeen(perTenant, AdapterCheckpoint::getTenant,
         AdapterCheckpoint::getExamplesSeen);
-    checkpoints = TopicProbe.readUntil(kafka, topics.checkpoints().name(),
-        records -> allCheckpointed.test(records.stream().map(r -> AvroCodec.ADAPTER_CHECKPOINT.decode(r.value())).toList()),
-        Duration.ofSeconds(30)).stream().map(r -> AvroCodec.ADAPTER_CHECKPOINT.decode(r.value())).toList();
+    checkpoints = TopicProbe.tenantCheckpoints(TopicProbe.readUntil(kafka, topics.checkpoints().name(),
+        records -> allCheckpointed.test(TopicProbe.tenantCheckpoints(records)), Duration.ofSeconds(30)));
     Map<String, List<Long>> inputOffsets = inputOffsets(kafka, topics, (int) perTenant * TENANTS.size());
 
     ExampleLedger bySnapshots = new ExampleLedger(inputOffsets);

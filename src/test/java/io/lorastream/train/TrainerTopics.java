@@ -51,10 +51,9 @@ final class TrainerTopics {
   }
 
   static List<AdapterCheckpoint> checkpointsUntilSeen(KafkaSettings kafka, Topics topics, long examplesSeen) {
-    return TopicProbe.readUntil(kafka, topics.checkpoints().name(),
-        records -> records.stream().anyMatch(r -> AvroCodec.ADAPTER_CHECKPOINT.decode(r.value()).getExamplesSeen()
-            >= examplesSeen), Duration.ofSeconds(90))
-        .stream().map(r -> AvroCodec.ADAPTER_CHECKPOINT.decode(r.value())).toList();
+    return TopicProbe.tenantCheckpoints(TopicProbe.readUntil(kafka, topics.checkpoints().name(),
+        records -> TopicProbe.tenantCheckpoints(records).stream().anyMatch(c -> c.getExamplesSeen() >= examplesSeen),
+        Duration.ofSeconds(90)));
   }
 
   static AdapterSnapshot last(List<AdapterSnapshot> snapshots) {
