@@ -84,7 +84,9 @@ public final class DecodeBatch implements AutoCloseable {
   private final List<Update> finishedEarly = new ArrayList<>(); // reported by the next step
   private final LoraSlots slots; // row i's factors in slot i
   private NDManager sharedManager; // owns sharedLora
-  private RowLora sharedLora; // the factors of sharedAdapter alone, when every row uses it
+  // The factors of sharedAdapter alone, for rows that all use it; kept while the batch is empty,
+  // so one client's requests in turn do not prepare them each time.
+  private RowLora sharedLora;
   private LoraAdapter sharedAdapter;
   private RowLora lora; // what the next step uses; null when the rows changed
   private long nextId;
@@ -325,9 +327,6 @@ public final class DecodeBatch implements AutoCloseable {
     rows.clear();
     rows.addAll(order);
     lora = null;
-    if (rows.isEmpty()) {
-      releaseShared();
-    }
   }
 
   /** Feeds each row's newest token, at the row's own position; stores the next logits. */

@@ -56,8 +56,10 @@ final class LoraSlots implements AutoCloseable {
   /**
    * The factors of {@code adapters} (null for the base model) as rows of one {@link RowLora},
    * placed in slots {@code from ..}: slots that already hold a row's adapter are left alone, the
-   * others are written. Projections that none of these rows adapts are left out. The result is
-   * valid until the next call that grows the stack (a slot past the capacity, a larger rank).
+   * others are written. Projections that none of these rows adapts are left out. Views of the
+   * running rows ({@code from == 0}) are kept and given again while the same rows ask, valid until
+   * a call grows the stack (a slot past the capacity, a larger rank); views of other ranges (rows
+   * joining, for their prefill) are made in the caller's NDScope and closed with it.
    */
   RowLora rows(List<LoraAdapter> adapters, int from) {
     int to = from + adapters.size();
@@ -75,13 +77,16 @@ final class LoraSlots implements AutoCloseable {
       }
     }
     boolean[][] adapted = adaptedProjections(adapters);
+    if (from != 0) {
+      return makeView(from, to, adapted, null).lora();
+    }
     String key = from + ":" + to + ":" + Arrays.deepToString(adapted);
     View view = views.get(key);
     if (view == null) {
       if (views.size() >= MAX_VIEWS) {
         closeViews();
       }
-      view = makeView(from, to, adapted);
+      view = makeView(from, to, adapted, manager.newSubManager());
       views.put(key, view);
     }
     return view.lora();
@@ -187,35 +192,43 @@ final class LoraSlots implements AutoCloseable {
     return c.numHiddenLayers() * perLayer * r;
   }
 
-  /** Views of slots {@code from .. to-1}: per adapted projection Aᵀ (rows, in, r) and (s·B)ᵀ (rows, r, out). */
-  private View makeView(int from, int to, boolean[][] adapted) {
+  /**
+   * Views of slots {@code from .. to-1}, kept on {@code owner}, or left in the caller's NDScope
+   * when it is null.
+   */
+  private View makeView(int from, int to, boolean[][] adapted, NDManager owner) {
+    if (owner == null) {
+      return new View(slice(from, to, adapted), null);
+    }
+    try (NDScope scope = new NDScope()) {
+      return new View(slice(from, to, adapted).keepOn(owner), owner);
+    }
+  }
+
+  /** Per adapted projection Aᵀ (rows, in, r) and (s·B)ᵀ (rows, r, out) of slots {@code from .. to-1}. */
+  private RowLora slice(int from, int to, boolean[][] adapted) {
     LlamaConfig c = base.config();
-    NDManager owner = manager.newSubManager();
+    int rows = to - from;
     int layers = c.numHiddenLayers();
     NDArray[][] aT = new NDArray[layers][LoraModule.values().length];
     NDArray[][] bT = new NDArray[layers][LoraModule.values().length];
-    RowLora lora;
-    try (NDScope scope = new NDScope()) {
-      NDArray range = stack.get(new NDIndex().addSliceDim(from, to)); // (rows, width)
-      int rows = to - from;
-      int offset = 0;
-      for (int l = 0; l < layers; l++) {
-        for (LoraModule m : LoraModule.values()) {
-          int in = m.inFeatures(c);
-          int out = m.outFeatures(c);
-          if (adapted[l][m.ordinal()]) {
-            int bOffset = offset + in * rank;
-            aT[l][m.ordinal()] = range.get(new NDIndex().addAllDim().addSliceDim(offset, bOffset))
-                .reshape(rows, in, rank);
-            bT[l][m.ordinal()] = range.get(new NDIndex().addAllDim().addSliceDim(bOffset, bOffset + rank * out))
-                .reshape(rows, rank, out);
-          }
-          offset += (in + out) * rank;
+    NDArray range = stack.get(new NDIndex().addSliceDim(from, to)); // (rows, width)
+    int offset = 0;
+    for (int l = 0; l < layers; l++) {
+      for (LoraModule m : LoraModule.values()) {
+        int in = m.inFeatures(c);
+        int out = m.outFeatures(c);
+        if (adapted[l][m.ordinal()]) {
+          int bOffset = offset + in * rank;
+          aT[l][m.ordinal()] = range.get(new NDIndex().addAllDim().addSliceDim(offset, bOffset))
+              .reshape(rows, in, rank);
+          bT[l][m.ordinal()] = range.get(new NDIndex().addAllDim().addSliceDim(bOffset, bOffset + rank * out))
+              .reshape(rows, rank, out);
         }
+        offset += (in + out) * rank;
       }
-      lora = RowLora.ofScaledSlots(rows, aT, bT).keepOn(owner);
     }
-    return new View(lora, owner);
+    return RowLora.ofScaledSlots(rows, aT, bT);
   }
 
   /** Reallocates the stack for more slots or a larger rank, keeping what every slot holds. */
