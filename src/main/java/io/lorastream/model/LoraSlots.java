@@ -1,6 +1,8 @@
 package io.lorastream.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
@@ -27,7 +29,7 @@ import java.util.Map;
  * folded in as {@link RowLora}'s one-adapter layout does. A row of the base model, or whose
  * adapter leaves a projection alone, has zeros there; an adapter of rank below r_max fills the
  * first r columns of {@code Aᵀ} and rows of {@code Bᵀ}. Both add exact zeros, so a row computes
- * what its adapter alone gives. A slot's contents are laid out in Java from the adapter's arrays
+ * what its adapter alone gives. A slot's contents are laid out natively from the adapter's arrays
  * and kept for the last {@code capacity} adapters, so a tenant that comes back costs one copy.
  * Capacity doubles when a slot past it is needed; r_max grows to the largest rank seen (every
  * slot is then laid out again). Not thread-safe; call with grad mode off.
@@ -134,8 +136,9 @@ final class LoraSlots implements AutoCloseable {
   private NDArray laidOut(LoraAdapter adapter) {
     NDArray values = laidOut.get(adapter);
     if (values == null) {
-      values = manager.create(layOut(adapter, rank), new Shape(width(rank)));
+      values = layOut(adapter);
       NDScope.unregister(values); // kept across calls
+      values.attach(manager);
       laidOut.put(adapter, values);
       while (laidOut.size() > Math.max(capacity, FIRST_CAPACITY)) {
         var eldest = laidOut.entrySet().iterator().next();
@@ -149,37 +152,35 @@ final class LoraSlots implements AutoCloseable {
     return values;
   }
 
-  /** The slot layout of the class comment, filled from the adapter's arrays in Java. */
-  private float[] layOut(LoraAdapter adapter, int slotRank) {
+  /**
+   * The slot layout of the class comment, made natively in one concatenation (reading the
+   * factors into Java and back cost several times more). Call inside an NDScope.
+   */
+  private NDArray layOut(LoraAdapter adapter) {
     LlamaConfig c = base.config();
-    float[] out = new float[width(slotRank)];
-    float s = adapter.config().scale();
     int r = adapter.config().rank();
-    int offset = 0;
+    NDArray scale = manager.full(new Shape(), adapter.config().scale());
+    NDList pieces = new NDList();
     for (int l = 0; l < c.numHiddenLayers(); l++) {
       for (LoraModule m : LoraModule.values()) {
         int in = m.inFeatures(c);
-        int outFeatures = m.outFeatures(c);
-        NDArray a = adapter.a(l, m);
-        if (a != null) {
-          float[] av = a.toFloatArray(); // (r, in)
-          float[] bv = adapter.b(l, m).toFloatArray(); // (out, r)
-          for (int j = 0; j < r; j++) {
-            for (int i = 0; i < in; i++) {
-              out[offset + i * slotRank + j] = av[j * in + i]; // Aᵀ (in, r_max)
-            }
-          }
-          int bOffset = offset + in * slotRank;
-          for (int o = 0; o < outFeatures; o++) {
-            for (int j = 0; j < r; j++) {
-              out[bOffset + j * outFeatures + o] = s * bv[o * r + j]; // (s·B)ᵀ (r_max, out)
-            }
-          }
+        int out = m.outFeatures(c);
+        NDArray a = adapter.a(l, m); // (r, in)
+        if (a == null) {
+          pieces.add(manager.zeros(new Shape((long) (in + out) * rank), DataType.FLOAT32));
+          continue;
         }
-        offset += (in + outFeatures) * slotRank;
+        NDArray aT = a.transpose(); // (in, r)
+        NDArray scaledBT = adapter.b(l, m).mul(scale).transpose(); // (r, out)
+        if (r < rank) {
+          aT = aT.concat(manager.zeros(new Shape(in, rank - r), DataType.FLOAT32), 1); // (in, r_max)
+          scaledBT = scaledBT.concat(manager.zeros(new Shape(rank - r, out), DataType.FLOAT32), 0); // (r_max, out)
+        }
+        pieces.add(aT.reshape(-1));
+        pieces.add(scaledBT.reshape(-1));
       }
     }
-    return out;
+    return NDArrays.concat(pieces); // (width)
   }
 
   /** Floats in one slot at rank {@code r}. */
