@@ -43,7 +43,6 @@ public final class InferenceEngine implements AdapterEvents, AutoCloseable {
   /** A submitted request; {@link #cancel} drops it from the batch at the next step. */
   public static final class Job {
     final ServedAdapter served;
-    final String promptText;
     final int[] promptIds;
     final SamplingParams params;
     final TokenListener listener;
@@ -51,9 +50,8 @@ public final class InferenceEngine implements AdapterEvents, AutoCloseable {
     volatile boolean cancelled;
     boolean holdsAdapter; // engine thread only
 
-    Job(ServedAdapter served, String promptText, int[] promptIds, SamplingParams params, TokenListener listener) {
+    Job(ServedAdapter served, int[] promptIds, SamplingParams params, TokenListener listener) {
       this.served = served;
-      this.promptText = promptText;
       this.promptIds = promptIds;
       this.params = params;
       this.listener = listener;
@@ -91,14 +89,18 @@ public final class InferenceEngine implements AdapterEvents, AutoCloseable {
     this.thread.start();
   }
 
-  /** Generates after text (a bos token is put first) with this adapter version, or the base model when null. */
+  /**
+   * Generates after text (a bos token is put first) with this adapter version, or the base model
+   * when null. The text is tokenised here, on the caller's thread (tens of microseconds), so that
+   * the engine thread, which every running request waits on, only runs the model.
+   */
   public Job submit(String prompt, ServedAdapter adapter, SamplingParams params, TokenListener listener) {
-    return enqueue(new Job(adapter, prompt, null, params, listener));
+    return enqueue(new Job(adapter, generator.encodePrompt(prompt), params, listener));
   }
 
   /** Generates after these token ids exactly. */
   public Job submit(int[] promptIds, ServedAdapter adapter, SamplingParams params, TokenListener listener) {
-    return enqueue(new Job(adapter, null, promptIds, params, listener));
+    return enqueue(new Job(adapter, promptIds, params, listener));
   }
 
   private Job enqueue(Job job) {
@@ -230,8 +232,7 @@ public final class InferenceEngine implements AdapterEvents, AutoCloseable {
       adapter = cache.acquire(job.served);
       job.holdsAdapter = true;
     }
-    int[] ids = job.promptIds != null ? job.promptIds : generator.encodePrompt(job.promptText);
-    return new GenerationRequest(ids, adapter, job.params);
+    return new GenerationRequest(job.promptIds, adapter, job.params);
   }
 
   private void dropCancelled(DecodeBatch batch, Map<Long, Job> active) {

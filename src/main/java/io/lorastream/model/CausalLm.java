@@ -477,8 +477,9 @@ public final class CausalLm {
     }
 
     /**
-     * Keeps only {@code rows} (ascending row indices) and drops the first {@code dropSlots} slots,
-     * which none of the kept rows attends to. Call inside an NDScope.
+     * Keeps only {@code rows} (row indices, in the order the rows are to have) and drops the
+     * first {@code dropSlots} slots, which none of the kept rows attends to. Call inside an
+     * NDScope.
      */
     void keepRows(long[] rows, int dropSlots) {
       if (rows.length == 0) {

@@ -6,7 +6,10 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Supplier;
 
 /**
@@ -33,8 +36,14 @@ import java.util.function.Supplier;
  * mask hides from it ({@code firstSlot}), and its rotary positions are its own. Every step adds
  * one slot to every running row, so the alignment holds; finished rows are dropped from the
  * cache and leading slots that no remaining row needs are trimmed, so S never exceeds the longest
- * running row. The per-row LoRA factors are stacked once whenever the rows change, not every
- * step; their values are read then (serve snapshots, not adapters being trained).
+ * running row.
+ *
+ * <p>Row i of the cache uses slot i of the rows' LoRA factors ({@link LoraSlots}): a row's
+ * factors are copied into its slot when it joins (their values are read then: serve snapshots,
+ * not adapters being trained) and stay there; other rows joining or leaving copy nothing. When
+ * rows leave, the last rows move into the gaps, so the running rows always fill the first slots
+ * and only a moved row's slot is written again. When every row has the same adapter, its own
+ * factors serve all of them and no slot is written.
  *
  * <p>Prompts are not chunked: a long prompt's forward pass runs inside {@link #addAll}, between
  * two steps of the others. Not thread-safe: one thread owns a batch.
@@ -71,16 +80,22 @@ public final class DecodeBatch implements AutoCloseable {
   private final CausalLm lm;
   private final NDManager manager; // owns the stacked LoRA factors and step inputs
   private final CausalLm.KvCache cache;
-  private final List<Row> rows = new ArrayList<>(); // in cache row order
+  private final List<Row> rows = new ArrayList<>(); // in cache row order = slot order
   private final List<Update> finishedEarly = new ArrayList<>(); // reported by the next step
-  private NDManager loraManager; // owns the current stacks; replaced when the rows change
-  private RowLora lora; // null when stale
+  private final LoraSlots slots; // row i's factors in slot i
+  private NDManager sharedManager; // owns sharedLora
+  // The factors of sharedAdapter alone, for rows that all use it; kept while the batch is empty,
+  // so one client's requests in turn do not prepare them each time.
+  private RowLora sharedLora;
+  private LoraAdapter sharedAdapter;
+  private RowLora lora; // what the next step uses; null when the rows changed
   private long nextId;
 
   public DecodeBatch(CausalLm lm) {
     this.lm = lm;
     this.manager = NDManager.newBaseManager(lm.base().manager().getDevice());
     this.cache = new CausalLm.KvCache(lm.base());
+    this.slots = new LoraSlots(lm.base(), manager);
   }
 
   /** Running rows (added and not yet reported finished). */
@@ -134,12 +149,14 @@ public final class DecodeBatch implements AutoCloseable {
       for (List<Integer> group : prefillGroups(prompts)) {
         List<Row> groupRows = group.stream().map(toPrefill::get).toList();
         List<int[]> groupPrompts = group.stream().map(prompts::get).toList();
+        int firstSlot = rows.size();
+        lora = null; // writing slots may replace the arrays it views
         withoutGrad(() -> {
-          prefill(groupRows, groupPrompts);
+          prefill(groupRows, groupPrompts, firstSlot);
           return null;
         });
         rows.addAll(groupRows);
-        invalidateLora();
+        lora = null;
       }
     } catch (RuntimeException e) { // admit none: forget the groups that did join
       finishedEarly.subList(earlyBefore, finishedEarly.size()).clear();
@@ -187,9 +204,10 @@ public final class DecodeBatch implements AutoCloseable {
    * Runs the prompts of {@code group} in one forward pass, left-padded to the longest: row b's
    * real tokens start at slot {@code pad_b} with position 0 (so its padding has negative
    * positions) and it attends from slot {@code pad_b} on, so padding changes nothing it computes.
-   * Keeps each row's last logits and appends the rows' keys and values to the batch cache.
+   * Keeps each row's last logits and appends the rows' keys and values to the batch cache. The
+   * rows' factors go into slots {@code firstSlot ..}, where they stay while the rows run.
    */
-  private void prefill(List<Row> group, List<int[]> prompts) {
+  private void prefill(List<Row> group, List<int[]> prompts, int firstSlot) {
     int count = group.size();
     int longest = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
     long[] tokens = new long[count * longest]; // (count, longest), padding = eos
@@ -209,7 +227,7 @@ public final class DecodeBatch implements AutoCloseable {
     }
     try (NDScope scope = new NDScope();
         CausalLm.KvCache fresh = new CausalLm.KvCache(lm.base())) {
-      RowLora factors = RowLora.gather(lm.base(), adapters, manager);
+      RowLora factors = factorsOf(adapters, firstSlot);
       NDArray input = manager.create(tokens).reshape(count, longest);
       NDArray logits = lm.forwardRows(input, factors, positions, firstSlots, fresh, true); // (count, 1, vocab)
       float[] last = logits.toFloatArray(); // (count, vocab)
@@ -230,7 +248,8 @@ public final class DecodeBatch implements AutoCloseable {
    * One token for every running row: draws each row's token from its last logits, ends rows that
    * hit eos, a stop sequence or their budget, and runs one forward pass of the others.
    *
-   * @return one update per row that was running, in admission order of the batch's rows
+   * @return one update per row that was running: rows that finished before any step first, then
+   *     the others in the batch's row order
    */
   public List<Update> step() {
     List<Update> updates = new ArrayList<>(finishedEarly);
@@ -267,26 +286,47 @@ public final class DecodeBatch implements AutoCloseable {
     return true;
   }
 
+  /**
+   * Keeps only {@code kept} (a subset of the rows): each kept row past the first
+   * {@code kept.size()} moves into the place of a row that left, so that the next step rewrites
+   * only the LoRA slots of moved rows.
+   */
   private void keepOnly(List<Row> kept) {
-    long[] indices = new long[kept.size()];
-    int minFirst = Integer.MAX_VALUE;
-    for (int i = 0; i < kept.size(); i++) {
-      indices[i] = rows.indexOf(kept.get(i));
-      minFirst = Math.min(minFirst, kept.get(i).firstSlot);
+    int count = kept.size();
+    Set<Row> keep = Collections.newSetFromMap(new IdentityHashMap<>());
+    keep.addAll(kept);
+    List<Integer> movers = new ArrayList<>(); // kept rows beyond the new end
+    for (int p = count; p < rows.size(); p++) {
+      if (keep.contains(rows.get(p))) {
+        movers.add(p);
+      }
     }
-    int drop = kept.isEmpty() ? 0 : minFirst; // slots no remaining row attends to
+    List<Row> order = new ArrayList<>(count);
+    long[] indices = new long[count]; // the new row p is the old row indices[p]
+    int moved = 0;
+    int minFirst = Integer.MAX_VALUE;
+    for (int p = 0; p < count; p++) {
+      int old = p;
+      if (!keep.contains(rows.get(p))) {
+        old = movers.get(moved++);
+      }
+      order.add(rows.get(old));
+      indices[p] = old;
+      minFirst = Math.min(minFirst, rows.get(old).firstSlot);
+    }
+    int drop = count == 0 ? 0 : minFirst; // slots no remaining row attends to
     withoutGrad(() -> {
       try (NDScope scope = new NDScope()) {
         cache.keepRows(indices, drop);
       }
       return null;
     });
-    for (Row row : kept) {
+    for (Row row : order) {
       row.firstSlot -= drop;
     }
     rows.clear();
-    rows.addAll(kept);
-    invalidateLora();
+    rows.addAll(order);
+    lora = null;
   }
 
   /** Feeds each row's newest token, at the row's own position; stores the next logits. */
@@ -320,19 +360,41 @@ public final class DecodeBatch implements AutoCloseable {
     if (lora == null) {
       List<LoraAdapter> adapters = new ArrayList<>(rows.size());
       rows.forEach(r -> adapters.add(r.adapter));
-      loraManager = manager.newSubManager();
-      try (NDScope scope = new NDScope()) {
-        lora = RowLora.gather(lm.base(), adapters, loraManager).keepOn(loraManager);
-      }
+      lora = factorsOf(adapters, 0);
     }
     return lora;
   }
 
-  private void invalidateLora() {
-    lora = null;
-    if (loraManager != null) {
-      loraManager.close();
-      loraManager = null;
+  /**
+   * The factors of rows that sit in slots {@code firstSlot ..}: the one adapter's own factors
+   * when all rows share it (two plain products per projection, as a row alone computes), else
+   * views of the slots.
+   */
+  private RowLora factorsOf(List<LoraAdapter> adapters, int firstSlot) {
+    LoraAdapter first = adapters.get(0);
+    for (LoraAdapter adapter : adapters) {
+      if (adapter != first) {
+        return slots.rows(adapters, firstSlot);
+      }
+    }
+    if (sharedManager == null || sharedAdapter != first) {
+      releaseShared();
+      sharedManager = manager.newSubManager();
+      try (NDScope scope = new NDScope()) {
+        sharedLora = RowLora.gather(lm.base(), Collections.singletonList(first), sharedManager)
+            .keepOn(sharedManager);
+      }
+      sharedAdapter = first;
+    }
+    return sharedLora.withRows(adapters.size());
+  }
+
+  private void releaseShared() {
+    if (sharedManager != null) {
+      sharedManager.close();
+      sharedManager = null;
+      sharedLora = null;
+      sharedAdapter = null;
     }
   }
 
@@ -348,7 +410,8 @@ public final class DecodeBatch implements AutoCloseable {
 
   @Override
   public void close() {
-    invalidateLora();
+    releaseShared();
+    slots.close();
     cache.close();
     manager.close();
   }

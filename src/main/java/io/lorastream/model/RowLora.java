@@ -131,6 +131,32 @@ final class RowLora implements CausalLm.LoraTerm {
     return new RowLora(adapters.size(), aT, bT, scale, rowDropout);
   }
 
+  /**
+   * Rows whose factors are already stacked with their scale folded into B (as {@link LoraSlots}
+   * keeps them).
+   *
+   * @param aT [layer][module]: Aᵀ (rows, in, r), null where no row adapts the projection
+   * @param scaledBT [layer][module]: (s·B)ᵀ (rows, r, out)
+   */
+  static RowLora ofScaledSlots(int rows, NDArray[][] aT, NDArray[][] scaledBT) {
+    return new RowLora(rows, aT, scaledBT, null, null);
+  }
+
+  /**
+   * The same factors for {@code count} rows; only for one adapter's shared factors, which fit any
+   * number of rows.
+   */
+  RowLora withRows(int count) {
+    for (NDArray[] layer : aT) {
+      for (NDArray a : layer) {
+        if (a != null && a.getShape().dimension() != 2) {
+          throw new IllegalStateException("stacked factors are for " + rows + " rows");
+        }
+      }
+    }
+    return count == rows ? this : new RowLora(count, aT, bT, scale, dropout);
+  }
+
   /** The adapter of every row when all rows have the same one, else null. */
   private static LoraAdapter sharedAdapter(List<LoraAdapter> adapters) {
     LoraAdapter first = adapters.isEmpty() ? null : adapters.get(0);

@@ -227,6 +227,58 @@ class DecodeBatchTest {
     byId.forEach((id, request) -> assertSameAsAlone(request, done.get(id)));
   }
 
+  @Test
+  void rowsOfManyTenantsJoiningAndLeavingMidDecodeEachGetWhatTheyGetAlone() {
+    // Ten rank-4 tenants (two only on layers 0 and 2), then rank-8 tenant C: the rows' LoRA slots
+    // grow in number (past the first 8) and in rank while rows run, rows leave from the middle
+    // (the last rows move into their places) and a tenant already running joins again.
+    List<LoraAdapter> tenants = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      tenants.add(CausalLmTest.randomAdapter(base, 100 + i, i < 2 ? List.of(0, 2) : null));
+    }
+    Map<Long, GenerationRequest> byId = new HashMap<>();
+    Map<Long, Completion> done = new HashMap<>();
+    Map<Long, List<Integer>> streamed = new HashMap<>();
+    try (DecodeBatch batch = new DecodeBatch(lm)) {
+      // One tenant alone first: its own factors serve every row, no slot is written.
+      admit(batch, byId, List.of(greedy("one tenant", tenantA, 18), greedy("one tenant, two", tenantA, 6),
+          greedy("3", tenantA, 25)));
+      runSteps(batch, 2, done, streamed);
+      List<GenerationRequest> mixed = new ArrayList<>();
+      for (int i = 0; i < 6; i++) {
+        mixed.add(greedy("tenant " + i + " asks", tenants.get(i), 8 + 3 * i));
+      }
+      List<Long> mixedIds = admit(batch, byId, mixed); // nine rows: past the first capacity
+      runSteps(batch, 2, done, streamed);
+      assertThat(batch.remove(mixedIds.get(1))).isTrue(); // from the middle
+      assertThat(batch.remove(mixedIds.get(3))).isTrue();
+      byId.remove(mixedIds.get(1));
+      byId.remove(mixedIds.get(3));
+      runSteps(batch, 1, done, streamed);
+      admit(batch, byId, List.of(greedy("C has rank 8", tenantC, 12), greedy("base row", null, 9),
+          greedy("tenant 0 again", tenants.get(0), 14)));
+      runSteps(batch, 3, done, streamed);
+      admit(batch, byId, tenants.subList(6, 10).stream().map(t -> greedy("late", t, 10)).toList());
+      while (!batch.isEmpty()) {
+        runSteps(batch, 1, done, streamed);
+      }
+    }
+    assertThat(done).containsOnlyKeys(byId.keySet());
+    byId.forEach((id, request) -> assertSameAsAlone(request, done.get(id)));
+    assertThat(done.values().stream().map(c -> c.tokenIds().length).distinct().count())
+        .as("rows leave at different steps")
+        .isGreaterThan(4);
+    tenants.forEach(LoraAdapter::close);
+  }
+
+  private static List<Long> admit(DecodeBatch batch, Map<Long, GenerationRequest> byId, List<GenerationRequest> requests) {
+    List<Long> ids = batch.addAll(requests);
+    for (int i = 0; i < ids.size(); i++) {
+      byId.put(ids.get(i), requests.get(i));
+    }
+    return ids;
+  }
+
   private static void runSteps(
       DecodeBatch batch, int steps, Map<Long, Completion> done, Map<Long, List<Integer>> streamed) {
     for (int s = 0; s < steps && !batch.isEmpty(); s++) {
