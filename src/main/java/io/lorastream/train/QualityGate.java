@@ -43,7 +43,16 @@ final class QualityGate implements AutoCloseable {
    * when the holdout was not checked): once published, they are that version's.
    */
   record Evaluation(Float holdoutLoss, Float baseHoldoutLoss, Float referenceHoldoutLoss, Float canaryLoss,
-      String gatedBy, List<HoldoutExample> holdoutExamples, RowLoss[] holdoutRows) {}
+      String gatedBy, List<HoldoutExample> holdoutExamples, RowLoss[] holdoutRows) {
+
+    /** The losses and the decision, for log lines: the holdout examples and their rows are left out. */
+    @Override
+    public String toString() {
+      return "holdoutLoss=" + holdoutLoss + ", baseHoldoutLoss=" + baseHoldoutLoss + ", referenceHoldoutLoss="
+          + referenceHoldoutLoss + ", canaryLoss=" + canaryLoss + ", gatedBy=" + gatedBy + ", holdoutExamples="
+          + holdoutExamples.size();
+    }
+  }
 
   /** Holdout rows evaluated so far (candidates, base model, kept versions): what the caching saves shows here. */
   long holdoutRowsEvaluated() {
