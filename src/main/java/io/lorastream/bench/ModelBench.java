@@ -326,10 +326,18 @@ public final class ModelBench implements BenchSuite {
 
   /** Pairs whose [bos] + completion is cut to exactly SEQ + 1 tokens: SEQ inputs, every target counted. */
   static List<TrainingPair> trainingBatch(BaseModel base, SplittableRandom random) {
+    return trainingBatch(base, BATCH, SEQ, random);
+  }
+
+  /**
+   * {@code rows} pairs of random words, each long enough that [bos] + completion, cut to
+   * {@code tokens} + 1, has {@code tokens} inputs and every target counted.
+   */
+  public static List<TrainingPair> trainingBatch(BaseModel base, int rows, int tokens, SplittableRandom random) {
     List<TrainingPair> pairs = new ArrayList<>();
-    for (int b = 0; b < BATCH; b++) {
+    for (int b = 0; b < rows; b++) {
       StringBuilder text = new StringBuilder();
-      while (base.tokenizer().encode(text.toString()).length < SEQ + 8) {
+      while (base.tokenizer().encode(text.toString()).length < tokens + 8) {
         for (int i = 0; i < 64; i++) {
           int n = 2 + random.nextInt(8);
           for (int k = 0; k < n; k++) {

@@ -1,8 +1,9 @@
 package io.lorastream.model;
 
 import ai.djl.pytorch.jni.JniUtils;
+import io.lorastream.bench.ModelBench;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -16,7 +17,7 @@ import java.util.SplittableRandom;
  *   io.lorastream.model.TrainStepOpProfile OUT.json|- [rows [tokens [all-linear|qv [steps]]]]
  * </pre>
  *
- * Rows of random words cut to {@code tokens}, as {@code bench model}'s training batch (default 8 × 128).
+ * Rows of random words cut to {@code tokens}, {@code bench model}'s training batch (default 8 × 128).
  * With {@code -} instead of a file it only times the steps. The profiler adds its own cost to
  * every operation (the profiled steps ran several times slower than the unprofiled ones here), so
  * read its shares and call counts, and the unprofiled timings for time.
@@ -35,7 +36,7 @@ public final class TrainStepOpProfile {
           ? new LoraConfig(8, 16f, List.of(LoraConfig.ALL_LINEAR), 0f, false)
           : LoraConfig.defaults();
       TrainingSettings settings = TrainingSettings.defaults().withMaxSequenceLength(tokens + 1);
-      List<TrainingPair> batch = batch(base, rows, tokens, new SplittableRandom(11));
+      List<TrainingPair> batch = ModelBench.trainingBatch(base, rows, tokens, new SplittableRandom(11));
       try (LoraAdapter adapter = LoraAdapter.initialise(base, lora, 3);
           LoraTrainer trainer = new LoraTrainer(base, adapter, settings)) {
         for (int i = 0; i < 5; i++) {
@@ -47,7 +48,7 @@ public final class TrainStepOpProfile {
           trainer.step(batch);
           ms[i] = (System.nanoTime() - t0) / 1e6;
         }
-        java.util.Arrays.sort(ms);
+        Arrays.sort(ms);
         System.out.printf("unprofiled: median %.1f ms, min %.1f ms per step (%d rows x %d tokens, %s)%n",
             ms[steps / 2], ms[0], rows, tokens, allLinear ? "all-linear" : "q,v");
         if (args[0].equals("-")) {
@@ -60,21 +61,5 @@ public final class TrainStepOpProfile {
         JniUtils.stopProfile(out.toAbsolutePath().toString());
       }
     }
-  }
-
-  private static List<TrainingPair> batch(BaseModel base, int rows, int tokens, SplittableRandom random) {
-    List<TrainingPair> pairs = new ArrayList<>();
-    for (int b = 0; b < rows; b++) {
-      StringBuilder text = new StringBuilder();
-      while (base.tokenizer().encode(text.toString()).length < tokens + 8) {
-        int n = 2 + random.nextInt(8);
-        for (int k = 0; k < n; k++) {
-          text.append((char) ('a' + random.nextInt(26)));
-        }
-        text.append(' ');
-      }
-      pairs.add(new TrainingPair("", text.toString()));
-    }
-    return pairs;
   }
 }
