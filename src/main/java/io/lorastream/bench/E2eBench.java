@@ -11,11 +11,13 @@ import io.lorastream.kafka.KafkaSettings;
 import io.lorastream.kafka.Topics;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.ToDoubleFunction;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -108,9 +110,11 @@ public final class E2eBench implements BenchSuite {
           "bench-example-producer");
       producer.start();
       AtomicReference<TrainerMetricsSampler.Sample> atFrom = new AtomicReference<>();
+      AtomicReference<CpuUse> cpuFrom = new AtomicReference<>();
       Thread windowStart = new Thread(() -> {
         sleepUntil(measureFrom);
         atFrom.set(sampler.sample());
+        cpuFrom.set(CpuUse.now(processes));
       }, "bench-window-start");
       windowStart.start();
       List<OpenLoopRequests.Sample> underTraining = scenario.requestsPerSecond() > 0
@@ -118,6 +122,7 @@ public final class E2eBench implements BenchSuite {
       producer.join();
       windowStart.join();
       TrainerMetricsSampler.Sample atTo = sampler.sample();
+      CpuUse cpuTo = CpuUse.now(processes);
       if (producerFailure.get() != null) {
         throw new IllegalStateException("producing examples failed", producerFailure.get());
       }
@@ -151,8 +156,43 @@ public final class E2eBench implements BenchSuite {
       }
       report(result, scenario, ledger, loadStart, measureFrom, loadEnd, underTraining, idleMany, idleOne,
           sampler.samples(), atFrom.get(), atTo, startupSeconds + primeSeconds, drainSeconds, watcher);
+      if (cpuFrom.get() != null) {
+        addCpuShares(result, cpuFrom.get(), cpuTo, scenario.describe());
+      }
     }
     return result;
+  }
+
+  /** Each process's CPU time used so far, at a moment. */
+  private record CpuUse(long atNanos, Map<String, Duration> byProcess) {
+    static CpuUse now(PipelineProcesses processes) {
+      return new CpuUse(System.nanoTime(), processes.cpuTimes());
+    }
+  }
+
+  /**
+   * Cores each process kept busy over the measured window (CPU seconds per second; the machine's
+   * cores bound their sum): where the machine's time went while the trainer trained.
+   */
+  private static void addCpuShares(BenchResult result, CpuUse from, CpuUse to, String load) {
+    double seconds = (to.atNanos() - from.atNanos()) / 1e9;
+    double total = 0;
+    for (Map.Entry<String, Duration> end : to.byProcess().entrySet()) {
+      Duration start = from.byProcess().get(end.getKey());
+      if (start == null) {
+        continue;
+      }
+      double cores = (end.getValue().toNanos() - start.toNanos()) / 1e9 / seconds;
+      total += cores;
+      result.add(Figure.of("e2e_cpu_cores_" + end.getKey(), cores, "cores",
+          "CPU seconds per second of the " + process(end.getKey()) + " over the measured window; " + load));
+    }
+    result.add(Figure.of("e2e_cpu_cores_all", total, "cores", String.format(Locale.ROOT,
+        "sum over the processes above; the machine has %d", Runtime.getRuntime().availableProcessors())));
+  }
+
+  private static String process(String name) {
+    return name.equals("bench") ? "benchmark's own JVM (producer, requests, topic readers)" : name + " process";
   }
 
   private static Path baseModel(Path work) {

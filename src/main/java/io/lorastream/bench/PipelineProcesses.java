@@ -11,7 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -83,6 +85,19 @@ public final class PipelineProcesses implements AutoCloseable {
     awaitHttp(ingest, "http://127.0.0.1:" + ingestMetricsPort + "/healthz");
     awaitHttp(trainerProcess, "http://127.0.0.1:" + trainerMetricsPort + "/healthz");
     awaitHttp(gateway, gatewayUrl() + "/readyz");
+  }
+
+  /**
+   * CPU time (user and system) each process has used so far, by name, and this JVM's as
+   * {@code "bench"} (it sends the examples and requests and reads the topics).
+   */
+  public Map<String, Duration> cpuTimes() {
+    Map<String, Duration> used = new LinkedHashMap<>();
+    for (Child c : children) {
+      c.process().toHandle().info().totalCpuDuration().ifPresent(d -> used.put(c.name(), d));
+    }
+    ProcessHandle.current().info().totalCpuDuration().ifPresent(d -> used.put("bench", d));
+    return used;
   }
 
   /** The processes that have exited on their own, by name. */

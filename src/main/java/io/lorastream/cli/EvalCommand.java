@@ -153,7 +153,8 @@ final class EvalCommand implements Callable<Integer> {
     }
     if (canaryMargin != null) {
       TrainerSettings.Gate gate = trainer.gate();
-      trainer = trainer.withGate(new TrainerSettings.Gate(gate.holdoutMargin(), canaryMargin, gate.minHoldoutExamples()));
+      trainer = trainer.withGate(new TrainerSettings.Gate(gate.holdoutMargin(), gate.holdoutMinMargin(), canaryMargin,
+          gate.minHoldoutExamples()));
     }
     Path data = dataDir != null ? dataDir : Files.createTempDirectory("lorastream-eval");
     PipelineEvaluation evaluation = new PipelineEvaluation(new PipelineEvaluation.Settings(tenants, examples, rate,

@@ -48,9 +48,14 @@ final class TrainerCommand implements Callable<Integer> {
   long publishMaxIntervalMs;
 
   @Option(names = "--gate-holdout-margin", defaultValue = "0.10",
-      description = "A candidate may be this much (relative) worse than the last published version on the tenant's "
-          + "holdout examples; Infinity turns the check off (default: ${DEFAULT-VALUE}).")
+      description = "A candidate may be this much (relative) worse than the best kept published version on the "
+          + "tenant's holdout examples; Infinity turns the check off (default: ${DEFAULT-VALUE}).")
   double holdoutMargin;
+
+  @Option(names = "--gate-holdout-min-margin", defaultValue = "" + TrainerSettings.Gate.DEFAULT_HOLDOUT_MIN_MARGIN,
+      description = "... but never less than this many nats per completion token, so that a tenant whose holdout "
+          + "loss is already low is not held back by training's step-to-step wobble (default: ${DEFAULT-VALUE}).")
+  double holdoutMinMargin;
 
   @Option(names = "--gate-canary-margin", defaultValue = "0.05",
       description = "A candidate may be this much (relative) worse than the base model on the canary set; "
@@ -90,7 +95,8 @@ final class TrainerCommand implements Callable<Integer> {
     TrainerSettings trainerSettings = TrainerSettings.defaults().withInstanceId(instanceId).withGroupId(groupId)
         .withBatching(batchSize, Duration.ofMillis(batchMaxWaitMs))
         .withPublishing(publishEverySteps, Duration.ofMillis(publishMaxIntervalMs))
-        .withGate(new TrainerSettings.Gate(holdoutMargin, canaryMargin, TrainerSettings.Gate.defaults().minHoldoutExamples()))
+        .withGate(new TrainerSettings.Gate(holdoutMargin, holdoutMinMargin, canaryMargin,
+            TrainerSettings.Gate.defaults().minHoldoutExamples()))
         .withKeptVersions(keptVersions)
         .withMaxFusedRows(maxFusedRows)
         .withRehearsal(rehearsalRatio);

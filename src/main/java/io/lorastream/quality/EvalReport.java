@@ -63,6 +63,7 @@ public record EvalReport(String mode, int tenants, int examplesPerTenant, double
           .put("publish_every_steps", trainer.publishEverySteps())
           .put("gate_canary_margin", trainer.gate().canaryMargin())
           .put("gate_holdout_margin", trainer.gate().holdoutMargin())
+          .put("gate_holdout_min_margin", trainer.gate().holdoutMinMargin())
           .put("gate_canary_pairs", CanarySet.PAIRS.size())
           .put("rehearsal_ratio", trainer.rehearsalRatio());
     }

@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Decides whether a candidate may be published (the policy is {@link TrainerSettings.Gate}'s): its
  * holdout loss must not be worse than the best of the recently published versions (those a
- * rollback can return to) on the same holdout set by more than the holdout margin, and its loss
+ * rollback can return to) on the same holdout set by more than the holdout allowance (the relative
+ * margin, but at least the least margin in nats: {@link TrainerSettings.Gate#holdoutAllowance}), and its loss
  * on the shared {@link CanarySet} must not exceed the base model's by more than the canary margin.
  * Comparing with the best rather than the newest version keeps a run of small regressions, each
  * within the margin, from walking the published quality down. The base model is evaluated as an adapter with
@@ -76,7 +77,7 @@ final class QualityGate implements AutoCloseable {
       baseHoldout = knownLoss(state, HoldoutLosses.BASE, holdout, this::baseEvaluator);
       if (gate.checksHoldout() && state.newestVersion().isPresent()) {
         referenceHoldout = bestPublishedHoldoutLoss(state, holdout);
-        if (!(holdoutLoss <= referenceHoldout * (1 + gate.holdoutMargin()))) {
+        if (!(holdoutLoss <= referenceHoldout + gate.holdoutAllowance(referenceHoldout))) {
           gatedBy = "holdout";
         }
       }

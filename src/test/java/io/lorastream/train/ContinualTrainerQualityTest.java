@@ -76,7 +76,7 @@ class ContinualTrainerQualityTest {
     // at this rate q/v adapters learn smoothly, while all-linear ones overshoot on the random base.
     TrainerSettings settings = SETTINGS.withBatching(4, Duration.ofMinutes(10)).withLora(LoraConfig.defaults())
         .withTraining(SETTINGS.training().withLearningRate(0.01f))
-        .withGate(new TrainerSettings.Gate(0.10, Double.POSITIVE_INFINITY, 2));
+        .withGate(new TrainerSettings.Gate(0.10, TrainerSettings.Gate.DEFAULT_HOLDOUT_MIN_MARGIN, Double.POSITIVE_INFINITY, 2));
     List<TrainingExample> fact = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
       fact.add(example("acme", "h-" + i, PROMPT, " 30 days.", true));

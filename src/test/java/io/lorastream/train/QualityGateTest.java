@@ -27,8 +27,9 @@ class QualityGateTest {
   @TempDir static Path modelDir;
   static BaseModel base;
 
+  /** A relative margin only (no least margin in nats), so the tests below can set losses of any size. */
   private static final TrainerSettings SETTINGS = TrainerSettings.defaults()
-      .withGate(new TrainerSettings.Gate(0.10, Double.POSITIVE_INFINITY, 2));
+      .withGate(new TrainerSettings.Gate(0.10, 0, Double.POSITIVE_INFINITY, 2));
 
   @BeforeAll
   static void createModel() {
@@ -58,6 +59,35 @@ class QualityGateTest {
       assertThat(evaluation.gatedBy()).isEqualTo("holdout");
       assertThat(evaluation.referenceHoldoutLoss()).isCloseTo(candidate / 1.15f, Offset.offset(1e-6f));
     }
+  }
+
+  @Test
+  void aRiseWithinTheLeastMarginIsPublishedEvenWhereTheRelativeMarginIsSmallerButALargerRiseIsNot() {
+    // The relative margin (0.1% here, as 10% is of a loss of 0.2-0.6 nats on a tenant that has
+    // learned its facts) is far below the least margin of 0.10 nats on this model's losses (~6).
+    TrainerSettings.Gate relative = new TrainerSettings.Gate(0.001, 0, Double.POSITIVE_INFINITY, 2);
+    TrainerSettings.Gate withLeast = new TrainerSettings.Gate(0.001, 0.10, Double.POSITIVE_INFINITY, 2);
+    try (TenantState state = trainedState();
+        QualityGate relativeOnly = new QualityGate(base, SETTINGS.withGate(relative));
+        QualityGate gate = new QualityGate(base, SETTINGS.withGate(withLeast))) {
+      float candidate = gate.evaluate(state).holdoutLoss();
+      state.rememberVersion(version(1, state.adapter.toPeftSafetensors()), 5);
+      assertThat(candidate * 0.001f).isLessThan(0.06f);
+
+      knownLoss(state, 1, candidate - 0.06f); // the best kept version was 0.06 nats better
+      assertThat(relativeOnly.evaluate(state).gatedBy()).isEqualTo("holdout");
+      assertThat(gate.evaluate(state).gatedBy()).isNull();
+
+      knownLoss(state, 1, candidate - 0.15f); // 0.15 nats better: beyond the least margin too
+      assertThat(gate.evaluate(state).gatedBy()).isEqualTo("holdout");
+    }
+  }
+
+  @Test
+  void theAllowanceIsTheRelativeMarginOrTheLeastMarginWhicheverIsLarger() {
+    TrainerSettings.Gate gate = new TrainerSettings.Gate(0.10, 0.05, 0.05, 2);
+    assertThat(gate.holdoutAllowance(0.2)).isEqualTo(0.05);
+    assertThat(gate.holdoutAllowance(3.0)).isCloseTo(0.3, Offset.offset(1e-12));
   }
 
   @Test
@@ -113,7 +143,7 @@ class QualityGateTest {
       assertThat(cached.baseHoldoutLoss()).isCloseTo(fullBase, Offset.offset(1e-4f * fullBase));
       assertThat(cached.referenceHoldoutLoss()).isCloseTo(fullReference, Offset.offset(1e-4f * fullReference));
       assertThat(cached.gatedBy()).isEqualTo(
-          full <= fullReference * (1 + SETTINGS.gate().holdoutMargin()) ? null : "holdout");
+          full <= fullReference + SETTINGS.gate().holdoutAllowance(fullReference) ? null : "holdout");
     }
   }
 
@@ -130,7 +160,7 @@ class QualityGateTest {
     }
     try (TenantState state = trainedState();
         QualityGate canaryOnly = new QualityGate(base,
-            SETTINGS.withGate(new TrainerSettings.Gate(Double.POSITIVE_INFINITY, 10.0, 2)))) {
+            SETTINGS.withGate(new TrainerSettings.Gate(Double.POSITIVE_INFINITY, 0, 10.0, 2)))) {
       QualityGate.Evaluation evaluation = canaryOnly.evaluate(state);
       assertThat(evaluation.holdoutLoss()).isNull();
       assertThat(evaluation.canaryLoss()).isNotNull();
@@ -143,7 +173,7 @@ class QualityGateTest {
         LoraAdapter zero = LoraAdapter.initialise(base, SETTINGS.lora(), 1);
         LoraTrainer baseModel = new LoraTrainer(base, zero, SETTINGS.training());
         QualityGate noWorseThanTheBase = new QualityGate(base,
-            SETTINGS.withGate(new TrainerSettings.Gate(Double.POSITIVE_INFINITY, 0, 2)))) {
+            SETTINGS.withGate(new TrainerSettings.Gate(Double.POSITIVE_INFINITY, 0, 0, 2)))) {
       for (int i = 0; i < 5; i++) { // move the adapter far enough for its canary loss to differ from the base's
         state.trainer.step(List.of(new TrainingPair("Question: refunds?\nAnswer:", " 30 days.", 1f)));
       }

@@ -191,7 +191,7 @@ class TrainerKillSoakTest {
     TopicAdmin.ensureTopics(kafka, output);
     TrainerSettings settings = TrainerSettings.defaults().withInstanceId("straight").withGroupId("soak.straight.trainer")
         .withBatching(BATCH, Duration.ofMinutes(10))
-        .withGate(new TrainerSettings.Gate(0.10, Double.POSITIVE_INFINITY, 2))
+        .withGate(new TrainerSettings.Gate(0.10, TrainerSettings.Gate.DEFAULT_HOLDOUT_MIN_MARGIN, Double.POSITIVE_INFINITY, 2))
         .withMaxFusedRows(UNFUSED);
     try (BaseModel base = BaseModel.load(modelDir);
         ContinualTrainer trainer = new ContinualTrainer(base, kafka, output, input.cleanExamples().name(), settings,

@@ -162,7 +162,7 @@ class TrainerProcessCrashTest {
     TrainerTopics.produce(kafka, topics, examples);
     TrainerSettings settings = TrainerSettings.defaults().withInstanceId("straight").withGroupId(prefix + "trainer")
         .withBatching(BATCH, Duration.ofMinutes(10))
-        .withGate(new TrainerSettings.Gate(0.10, Double.POSITIVE_INFINITY, 2))
+        .withGate(new TrainerSettings.Gate(0.10, TrainerSettings.Gate.DEFAULT_HOLDOUT_MIN_MARGIN, Double.POSITIVE_INFINITY, 2))
         .withMaxFusedRows(maxFusedRows);
     try (BaseModel base = BaseModel.load(modelDir);
         ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
