@@ -87,25 +87,12 @@ public final class CausalLm {
   NDArray forward(
       NDArray tokenIds, LoraAdapter adapter, int start, KvCache cache, LoraDropout dropout,
       boolean lastOnly) {
-    if (adapter != null && !adapter.baseModelSha256().equals(base.weightsSha256())) {
-      throw new IllegalArgumentException(
-          "adapter was made for base model " + adapter.baseModelSha256() + ", not "
-              + base.weightsSha256());
-    }
+    checkAdapter(adapter);
     int time = checkedTime(tokenIds);
     int total = start + time; // keys visible to the last query
     checkPositions(total);
     NDManager m = tokenIds.getManager();
-    NDArray loraScale = adapter == null ? null : m.full(new Shape(), adapter.config().scale());
-    LoraTerm lora = adapter == null ? null : (x, l, module) -> {
-      NDArray a = adapter.a(l, module);
-      if (a == null) {
-        return null;
-      }
-      NDArray input = dropout == null ? x : dropout.apply(x);
-      return linear(linear(input, a), adapter.b(l, module)) // (.., r) then (.., out)
-          .mul(loraScale);
-    };
+    LoraTerm lora = loraTerm(m, adapter, dropout);
     // Every row at positions start .. start+T-1; query at position p sees keys at positions <= p.
     long[] positions = new long[time];
     for (int t = 0; t < time; t++) {
@@ -114,6 +101,66 @@ public final class CausalLm {
     float[] mask = causalMask(1, time, total, new int[] {0}, start);
     Inputs inputs = inputs(m, positions, 1, time, mask, total);
     return layers(tokenIds, lora, inputs, cache, lastOnly);
+  }
+
+  /**
+   * The forward pass of packed rows: a row holds several sequences one after another (and right
+   * padding). Token t of row b sits at position {@code positions[b·T + t]} (0 where its sequence
+   * starts) and attends to slots {@code attendFrom[b·T + t]} .. t of its row, i.e. to its own
+   * sequence only, so each sequence's logits are those of a forward pass of that sequence alone
+   * (up to float rounding). No cache.
+   *
+   * @param tokenIds (B, T) token ids
+   * @param positions (B·T) each token's position within its sequence
+   * @param attendFrom (B·T) the first slot of each token's sequence in its row
+   * @return (B, T, vocab_size) logits
+   */
+  NDArray forwardPacked(
+      NDArray tokenIds, LoraAdapter adapter, int[] positions, int[] attendFrom, LoraDropout dropout) {
+    checkAdapter(adapter);
+    int time = checkedTime(tokenIds);
+    int batch = Math.toIntExact(tokenIds.getShape().get(0));
+    if (positions.length != batch * time || attendFrom.length != batch * time) {
+      throw new IllegalArgumentException("positions and attendFrom need one entry per token");
+    }
+    long[] rowPositions = new long[positions.length];
+    for (int i = 0; i < positions.length; i++) {
+      if (attendFrom[i] < 0 || attendFrom[i] > i % time || positions[i] < 0) {
+        throw new IllegalArgumentException("token " + i + " attends from slot " + attendFrom[i]
+            + " at position " + positions[i]);
+      }
+      checkPositions(positions[i] + 1);
+      rowPositions[i] = positions[i];
+    }
+    NDManager m = tokenIds.getManager();
+    float[] mask = packedMask(batch, time, attendFrom);
+    Inputs inputs = inputs(m, rowPositions, batch, time, mask, time);
+    return layers(tokenIds, loraTerm(m, adapter, dropout), inputs, null, false);
+  }
+
+  /** The LoRA term of one adapter for every row, or null for the base model. */
+  private static LoraTerm loraTerm(NDManager m, LoraAdapter adapter, LoraDropout dropout) {
+    if (adapter == null) {
+      return null;
+    }
+    NDArray loraScale = m.full(new Shape(), adapter.config().scale());
+    return (x, l, module) -> {
+      NDArray a = adapter.a(l, module);
+      if (a == null) {
+        return null;
+      }
+      NDArray input = dropout == null ? x : dropout.apply(x);
+      return linear(linear(input, a), adapter.b(l, module)) // (.., r) then (.., out)
+          .mul(loraScale);
+    };
+  }
+
+  private void checkAdapter(LoraAdapter adapter) {
+    if (adapter != null && !adapter.baseModelSha256().equals(base.weightsSha256())) {
+      throw new IllegalArgumentException(
+          "adapter was made for base model " + adapter.baseModelSha256() + ", not "
+              + base.weightsSha256());
+    }
   }
 
   /**
@@ -188,6 +235,25 @@ public final class CausalLm {
           if (to > from) {
             Arrays.fill(mask, row + from, row + to, 0f);
           }
+        }
+      }
+    }
+    return mask;
+  }
+
+  /**
+   * The attention mask (B, 1, n·T, T) of packed rows, in the layout of {@link #causalMask}: query
+   * t of row b sees slots {@code attendFrom[b·T + t]} .. t.
+   */
+  private float[] packedMask(int rows, int time, int[] attendFrom) {
+    int group = base.config().numAttentionHeads() / base.config().numKeyValueHeads();
+    float[] mask = new float[rows * group * time * time];
+    Arrays.fill(mask, MASKED);
+    for (int r = 0; r < rows; r++) {
+      for (int t = 0; t < time; t++) {
+        for (int j = 0; j < group; j++) {
+          int row = ((r * group + j) * time + t) * time;
+          Arrays.fill(mask, row + attendFrom[r * time + t], row + t + 1, 0f);
         }
       }
     }

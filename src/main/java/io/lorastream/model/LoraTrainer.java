@@ -83,7 +83,7 @@ public final class LoraTrainer implements AutoCloseable {
    * @return the batch loss before the update
    */
   public synchronized float step(List<TrainingPair> batch) {
-    EncodedBatch encoded = encode(batch);
+    EncodedBatch encoded = encodeForStep(batch);
     boolean gradMode = JniUtils.isGradMode();
     try (NDScope scope = new NDScope()) {
       JniUtils.setGradMode(true);
@@ -106,7 +106,7 @@ public final class LoraTrainer implements AutoCloseable {
 
   /** The batch loss as {@link #step(List)} defines it, without gradients or an update. */
   public synchronized float loss(List<TrainingPair> batch) {
-    EncodedBatch encoded = encode(batch);
+    EncodedBatch encoded = encodeForStep(batch);
     boolean gradMode = JniUtils.isGradMode();
     try (NDScope scope = new NDScope()) {
       JniUtils.setGradMode(false);
@@ -169,7 +169,7 @@ public final class LoraTrainer implements AutoCloseable {
    * nothing is updated. For checks against an independent implementation.
    */
   synchronized Map<String, float[]> gradients(List<TrainingPair> batch) {
-    EncodedBatch encoded = encode(batch);
+    EncodedBatch encoded = encodeForStep(batch);
     boolean gradMode = JniUtils.isGradMode();
     try (NDScope scope = new NDScope()) {
       JniUtils.setGradMode(true);
@@ -197,7 +197,9 @@ public final class LoraTrainer implements AutoCloseable {
     NDArray inputs = manager.create(batch.inputs, shape);
     NDArray targets = manager.create(batch.targets, shape);
     NDArray weights = manager.create(batch.weights, shape);
-    NDArray logits = lm.forward(inputs, adapter, 0, null, dropout); // (B, T, vocab)
+    NDArray logits = batch.packed() // (B, T, vocab)
+        ? lm.forwardPacked(inputs, adapter, batch.positions(), batch.attendFrom(), dropout)
+        : lm.forward(inputs, adapter, 0, null, dropout);
     NDArray logProbs = logits.logSoftmax(-1);
     NDArray picked = logProbs.gather(targets.expandDims(-1), -1).squeeze(-1); // (B, T)
     return picked.mul(weights).sum().neg();
@@ -265,25 +267,114 @@ public final class LoraTrainer implements AutoCloseable {
     return sum;
   }
 
-  /** Token layout of a batch: flattened (B, T) inputs, targets and per-token loss weights. */
-  record EncodedBatch(int size, int length, long[] inputs, long[] targets, float[] weights) {}
+  /**
+   * Token layout of a batch: flattened (B, T) inputs, targets and per-token loss weights; for a
+   * packed batch ({@link #encodePacked}) also each token's position in its example and the first
+   * slot of its example in the row, null when every row is one example from slot 0.
+   */
+  record EncodedBatch(int size, int length, long[] inputs, long[] targets, float[] weights, int[] positions,
+      int[] attendFrom) {
+    boolean packed() {
+      return positions != null;
+    }
+  }
+
+  /**
+   * One example as the model sees it: {@code [bos] + prompt + completion + [eos]} cut to
+   * maxSequenceLength, the index of its first completion token and its weight.
+   */
+  private record Sequence(int[] tokens, int firstTarget, float weight) {
+    /** Positions fed to the model: all but the last token, which is only a target. */
+    int inputs() {
+      return tokens.length - 1;
+    }
+
+    /** Completion tokens and eos kept: the tokens its loss counts. */
+    int counted() {
+      return tokens.length - firstTarget;
+    }
+  }
 
   /**
    * {@code [bos] + prompt + completion + [eos]}, cut to maxSequenceLength by dropping prompt tokens
    * from the left first (keeping bos), then the end; inputs are the sequence without its last
-   * token, targets without its first; right padding, masked.
+   * token, targets without its first; one example per row, right padding, masked.
    */
   EncodedBatch encode(List<TrainingPair> batch) {
+    List<Sequence> sequences = sequences(batch);
+    int length = sequences.stream().mapToInt(Sequence::inputs).max().orElseThrow();
+    EncodedBatch out = empty(sequences.size(), length, false);
+    double totalWeight = totalWeight(sequences);
+    for (int b = 0; b < sequences.size(); b++) {
+      place(sequences.get(b), totalWeight, out, b * length, b * length);
+    }
+    return out;
+  }
+
+  /** The layout steps and losses use: {@link #encodePacked} unless the settings turn packing off. */
+  EncodedBatch encodeForStep(List<TrainingPair> batch) {
+    return settings.packSequences() ? encodePacked(batch) : encode(batch);
+  }
+
+  /**
+   * As {@link #encode}, but examples share rows where they fit: longest first, each into the first
+   * row with room (rows as long as the longest example), one after another, each attending only to
+   * itself with positions from 0. The loss and gradients are those of {@link #encode}'s layout;
+   * with examples of different lengths (a step's rehearsal exchanges are a third of its tenant
+   * examples' length in the e2e workload) there are fewer rows and padded positions to compute.
+   * When no two examples fit in one row this is {@link #encode}'s layout.
+   */
+  EncodedBatch encodePacked(List<TrainingPair> batch) {
+    List<Sequence> sequences = sequences(batch);
+    int length = sequences.stream().mapToInt(Sequence::inputs).max().orElseThrow();
+    Integer[] longestFirst = new Integer[sequences.size()];
+    for (int i = 0; i < longestFirst.length; i++) {
+      longestFirst[i] = i;
+    }
+    Arrays.sort(longestFirst, (x, y) -> Integer.compare(sequences.get(y).inputs(), sequences.get(x).inputs()));
+    List<List<Integer>> rows = new ArrayList<>();
+    List<Integer> used = new ArrayList<>();
+    for (int i : longestFirst) {
+      int need = sequences.get(i).inputs();
+      int row = 0;
+      while (row < rows.size() && used.get(row) + need > length) {
+        row++;
+      }
+      if (row == rows.size()) {
+        rows.add(new ArrayList<>());
+        used.add(0);
+      }
+      rows.get(row).add(i);
+      used.set(row, used.get(row) + need);
+    }
+    if (rows.size() == sequences.size()) {
+      return encode(batch);
+    }
+    EncodedBatch out = empty(rows.size(), length, true);
+    double totalWeight = totalWeight(sequences);
+    for (int r = 0; r < rows.size(); r++) {
+      int offset = r * length;
+      for (int i : rows.get(r)) {
+        place(sequences.get(i), totalWeight, out, r * length, offset);
+        offset += sequences.get(i).inputs();
+      }
+      for (int slot = offset; slot < (r + 1) * length; slot++) {
+        out.attendFrom()[slot] = slot - r * length; // padding attends to itself; its loss is masked
+      }
+    }
+    return out;
+  }
+
+  private List<Sequence> sequences(List<TrainingPair> batch) {
     if (batch.isEmpty()) {
       throw new IllegalArgumentException("empty batch");
     }
     TextTokenizer tokenizer = base.tokenizer();
     int max = settings.maxSequenceLength();
-    List<int[]> sequences = new ArrayList<>();
-    int[] firstTarget = new int[batch.size()]; // index in the sequence of the first completion token
-    for (int b = 0; b < batch.size(); b++) {
-      int[] prompt = tokenizer.encode(batch.get(b).prompt());
-      int[] completion = tokenizer.encode(batch.get(b).completion());
+    List<Sequence> sequences = new ArrayList<>(batch.size());
+    for (TrainingPair pair : batch) {
+      int[] prompt = tokenizer.encode(pair.prompt());
+      int[] completion = tokenizer.encode(pair.completion());
       int overflow = Math.max(0, 2 + prompt.length + completion.length - max);
       int promptDrop = Math.min(overflow, prompt.length);
       int[] seq = new int[2 + prompt.length - promptDrop + completion.length];
@@ -291,34 +382,50 @@ public final class LoraTrainer implements AutoCloseable {
       System.arraycopy(prompt, promptDrop, seq, 1, prompt.length - promptDrop);
       System.arraycopy(completion, 0, seq, 1 + prompt.length - promptDrop, completion.length);
       seq[seq.length - 1] = tokenizer.eosId();
-      firstTarget[b] = 1 + prompt.length - promptDrop;
-      sequences.add(seq.length > max ? Arrays.copyOf(seq, max) : seq);
+      sequences.add(new Sequence(seq.length > max ? Arrays.copyOf(seq, max) : seq, 1 + prompt.length - promptDrop,
+          pair.weight()));
     }
-    int length = sequences.stream().mapToInt(s -> s.length - 1).max().orElseThrow();
-    int size = batch.size();
-    long[] inputs = new long[size * length];
-    long[] targets = new long[size * length];
-    float[] weights = new float[size * length];
-    Arrays.fill(inputs, tokenizer.eosId()); // padding: any valid id, its loss is masked
-    double totalWeight = 0;
-    for (int b = 0; b < size; b++) {
-      totalWeight += sequences.get(b).length > firstTarget[b] ? batch.get(b).weight() : 0;
-    }
-    if (!(totalWeight > 0)) {
+    if (!(totalWeight(sequences) > 0)) {
       throw new IllegalArgumentException("batch has no completion token with a positive weight");
     }
-    for (int b = 0; b < size; b++) {
-      int[] seq = sequences.get(b);
-      int counted = seq.length - firstTarget[b]; // completion tokens and eos kept
-      for (int t = 0; t < seq.length - 1; t++) {
-        inputs[b * length + t] = seq[t];
-        targets[b * length + t] = seq[t + 1];
-        if (t + 1 >= firstTarget[b]) {
-          weights[b * length + t] = (float) (batch.get(b).weight() / (totalWeight * counted));
-        }
+    return sequences;
+  }
+
+  /** Sum of the weights of the examples with at least one completion token kept. */
+  private static double totalWeight(List<Sequence> sequences) {
+    double total = 0;
+    for (Sequence s : sequences) {
+      total += s.counted() > 0 ? s.weight() : 0;
+    }
+    return total;
+  }
+
+  private EncodedBatch empty(int rows, int length, boolean packed) {
+    long[] inputs = new long[rows * length];
+    Arrays.fill(inputs, base.tokenizer().eosId()); // padding: any valid id, its loss is masked
+    return new EncodedBatch(rows, length, inputs, new long[rows * length], new float[rows * length],
+        packed ? new int[rows * length] : null, packed ? new int[rows * length] : null);
+  }
+
+  /**
+   * Writes {@code s} into {@code out} from flat index {@code at} on, in a row starting at flat index
+   * {@code rowStart}. Each counted token weighs {@code weight / (totalWeight × counted)}, so the
+   * batch loss is the weight-averaged mean over the examples of their mean token loss.
+   */
+  private static void place(Sequence s, double totalWeight, EncodedBatch out, int rowStart, int at) {
+    int[] seq = s.tokens();
+    float tokenWeight = (float) (s.weight() / (totalWeight * s.counted()));
+    for (int t = 0; t < seq.length - 1; t++) {
+      out.inputs()[at + t] = seq[t];
+      out.targets()[at + t] = seq[t + 1];
+      if (t + 1 >= s.firstTarget()) {
+        out.weights()[at + t] = tokenWeight;
+      }
+      if (out.packed()) {
+        out.positions()[at + t] = t;
+        out.attendFrom()[at + t] = at - rowStart;
       }
     }
-    return new EncodedBatch(size, length, inputs, targets, weights);
   }
 
   // ---- optimizer state ---------------------------------------------------------------------

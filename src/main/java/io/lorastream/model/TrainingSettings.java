@@ -11,6 +11,9 @@ package io.lorastream.model;
  * @param maxGradNorm global L2 norm the gradients are clipped to; 0 disables clipping
  * @param maxSequenceLength most tokens of one example fed to the model, bos and eos included
  * @param seed seed of the LoRA dropout masks (unused when dropout is 0)
+ * @param packSequences a step lays several short examples one after another in one row, each
+ *     attending only to itself with positions from 0 (the same loss and gradients), instead of
+ *     padding every example to the longest: fewer rows and padded tokens when lengths differ
  */
 public record TrainingSettings(
     float learningRate,
@@ -20,7 +23,8 @@ public record TrainingSettings(
     float weightDecay,
     float maxGradNorm,
     int maxSequenceLength,
-    long seed) {
+    long seed,
+    boolean packSequences) {
 
   public TrainingSettings {
     if (!(learningRate > 0) || !Float.isFinite(learningRate)) {
@@ -47,17 +51,24 @@ public record TrainingSettings(
   /**
    * lr 5e-3 (LoRA tolerates far higher rates than full fine-tuning, and a tenant's adapter should
    * pick up a handful of examples within tens of steps), betas 0.9/0.999, eps 1e-8, no weight
-   * decay, gradients clipped to norm 1, sequences of at most 256 tokens.
+   * decay, gradients clipped to norm 1, sequences of at most 256 tokens, packed.
    */
   public static TrainingSettings defaults() {
-    return new TrainingSettings(5e-3f, 0.9f, 0.999f, 1e-8f, 0f, 1f, 256, 0L);
+    return new TrainingSettings(5e-3f, 0.9f, 0.999f, 1e-8f, 0f, 1f, 256, 0L, true);
   }
 
   public TrainingSettings withLearningRate(float lr) {
-    return new TrainingSettings(lr, beta1, beta2, epsilon, weightDecay, maxGradNorm, maxSequenceLength, seed);
+    return new TrainingSettings(lr, beta1, beta2, epsilon, weightDecay, maxGradNorm, maxSequenceLength, seed,
+        packSequences);
   }
 
   public TrainingSettings withMaxSequenceLength(int length) {
-    return new TrainingSettings(learningRate, beta1, beta2, epsilon, weightDecay, maxGradNorm, length, seed);
+    return new TrainingSettings(learningRate, beta1, beta2, epsilon, weightDecay, maxGradNorm, length, seed,
+        packSequences);
+  }
+
+  public TrainingSettings withPackSequences(boolean pack) {
+    return new TrainingSettings(learningRate, beta1, beta2, epsilon, weightDecay, maxGradNorm, maxSequenceLength,
+        seed, pack);
   }
 }

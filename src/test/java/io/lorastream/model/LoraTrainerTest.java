@@ -198,7 +198,7 @@ class LoraTrainerTest {
     for (int run = 0; run < 3; run++) {
       TrainingSettings settings =
           run < 2 ? TrainingSettings.defaults()
-              : new TrainingSettings(5e-3f, 0.9f, 0.999f, 1e-8f, 0f, 1f, 256, 99L);
+              : new TrainingSettings(5e-3f, 0.9f, 0.999f, 1e-8f, 0f, 1f, 256, 99L, true);
       try (LoraAdapter adapter = LoraAdapter.initialise(base, withDropout, 5);
           LoraTrainer trainer = new LoraTrainer(base, adapter, settings)) {
         trainer.step(MIXED);
@@ -266,5 +266,93 @@ class LoraTrainerTest {
       }
       assertThat((float) (sum / weight)).isCloseTo(trainer.loss(MIXED), org.assertj.core.data.Offset.offset(1e-5f));
     }
+  }
+
+  /** Two long examples and three short ones: the short ones fit beside each other in one row. */
+  static final List<TrainingPair> UNEVEN =
+      List.of(
+          new TrainingPair("Question: how long do I have to return an item I bought last week?\nAnswer:",
+              " You can return it within 30 days of delivery.", 1f),
+          new TrainingPair("Question: what does shipping cost to the other side of the country?\nAnswer:",
+              " Shipping is $5 for every order.", 0.5f),
+          new TrainingPair("Hi", " Hello.", 2f),
+          new TrainingPair("2+2=", " 4", 1f),
+          new TrainingPair("", "Thanks!", 1f));
+
+  @Test
+  void packedLayoutRestartsPositionsAndAttentionAtEachExample() {
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 6);
+        LoraTrainer trainer = new LoraTrainer(base, adapter, TrainingSettings.defaults())) {
+      LoraTrainer.EncodedBatch padded = trainer.encode(UNEVEN);
+      LoraTrainer.EncodedBatch packed = trainer.encodePacked(UNEVEN);
+
+      assertThat(packed.packed()).isTrue();
+      assertThat(packed.length()).isEqualTo(padded.length());
+      assertThat(packed.size()).isLessThan(padded.size());
+      // Every example's tokens, targets and weights are there once, only laid out differently.
+      assertThat(sorted(packed.targets(), packed.weights())).isEqualTo(sorted(padded.targets(), padded.weights()));
+      double weightSum = 0;
+      for (float w : packed.weights()) {
+        weightSum += w;
+      }
+      assertThat(weightSum).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-6));
+      int length = packed.length();
+      for (int i = 0; i < packed.inputs().length; i++) {
+        int slot = i % length;
+        int from = packed.attendFrom()[i];
+        assertThat(from).isBetween(0, slot);
+        if (packed.inputs()[i] == base.tokenizer().bosId()) {
+          // An example starts here: position 0, attending to itself only.
+          assertThat(packed.positions()[i]).isZero();
+          assertThat(from).isEqualTo(slot);
+        } else if (packed.weights()[i] > 0) {
+          assertThat(packed.positions()[i]).isEqualTo(slot - from);
+        }
+      }
+    }
+  }
+
+  @Test
+  void packedStepsHaveThePaddedLossAndGradients() {
+    TrainingSettings packedSettings = TrainingSettings.defaults();
+    LoraConfig allLinear = new LoraConfig(8, 16f, List.of(LoraConfig.ALL_LINEAR), 0f, false);
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, allLinear, 7)) {
+      try (LoraTrainer warmUp = new LoraTrainer(base, adapter, packedSettings)) {
+        warmUp.step(MIXED); // B != 0, so A gets gradients too
+      }
+      try (LoraAdapter copy = adapter.copy();
+          LoraTrainer packed = new LoraTrainer(base, adapter, packedSettings);
+          LoraTrainer padded = new LoraTrainer(base, copy, packedSettings.withPackSequences(false))) {
+        assertThat(packed.encodeForStep(UNEVEN).packed()).isTrue();
+        assertThat(padded.encodeForStep(UNEVEN).packed()).isFalse();
+
+        assertThat(packed.loss(UNEVEN)).isCloseTo(padded.loss(UNEVEN), org.assertj.core.data.Offset.offset(1e-5f));
+        java.util.Map<String, float[]> want = padded.gradients(UNEVEN);
+        java.util.Map<String, float[]> got = packed.gradients(UNEVEN);
+        assertThat(got.keySet()).isEqualTo(want.keySet());
+        for (String key : want.keySet()) {
+          float scale = 0;
+          float error = 0;
+          for (int i = 0; i < want.get(key).length; i++) {
+            scale = Math.max(scale, Math.abs(want.get(key)[i]));
+            error = Math.max(error, Math.abs(want.get(key)[i] - got.get(key)[i]));
+          }
+          assertThat(scale).as("gradient of %s", key).isGreaterThan(0f);
+          assertThat(error / scale).as("relative gradient difference of %s", key).isLessThan(1e-5f);
+        }
+      }
+    }
+  }
+
+  /** (target, weight) pairs of the counted tokens, sorted: a layout-independent view of a batch. */
+  private static List<String> sorted(long[] targets, float[] weights) {
+    List<String> out = new java.util.ArrayList<>();
+    for (int i = 0; i < targets.length; i++) {
+      if (weights[i] > 0) {
+        out.add(targets[i] + ":" + weights[i]);
+      }
+    }
+    java.util.Collections.sort(out);
+    return out;
   }
 }
