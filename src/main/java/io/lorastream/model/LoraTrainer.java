@@ -268,6 +268,15 @@ public final class LoraTrainer implements AutoCloseable {
   }
 
   /**
+   * Positions a step on {@code batch} computes: rows × row length of its layout, padding included
+   * (compare {@link #inputTokens}, which leaves padding out).
+   */
+  public long stepPositions(List<TrainingPair> batch) {
+    EncodedBatch layout = encodeForStep(batch);
+    return (long) layout.size() * layout.length();
+  }
+
+  /**
    * Token layout of a batch: flattened (B, T) inputs, targets and per-token loss weights; for a
    * packed batch ({@link #encodePacked}) also each token's position in its example and the first
    * slot of its example in the row, null when every row is one example from slot 0.

@@ -45,6 +45,17 @@ public final class PackedStepProfile {
         LoraAdapter packedAdapter = LoraAdapter.initialise(base, settings.lora(), 1);
         LoraTrainer padded = new LoraTrainer(base, paddedAdapter, settings.training().withPackSequences(false));
         LoraTrainer packed = new LoraTrainer(base, packedAdapter, settings.training())) {
+      long tokens = 0;
+      long paddedPositions = 0;
+      long packedPositions = 0;
+      for (List<TrainingPair> batch : batches) {
+        tokens += packed.inputTokens(batch);
+        paddedPositions += padded.stepPositions(batch);
+        packedPositions += packed.stepPositions(batch);
+      }
+      System.out.printf("per step on average: %.0f tokens, %.0f positions padded, %.0f packed%n",
+          tokens / (double) batches.size(), paddedPositions / (double) batches.size(),
+          packedPositions / (double) batches.size());
       double[] paddedMs = new double[steps];
       double[] packedMs = new double[steps];
       double worstLossDifference = 0;
