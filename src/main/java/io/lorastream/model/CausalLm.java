@@ -104,18 +104,35 @@ public final class CausalLm {
   }
 
   /**
-   * The forward pass of packed rows: a row holds several sequences one after another (and right
-   * padding). Token t of row b sits at position {@code positions[b·T + t]} (0 where its sequence
-   * starts) and attends to slots {@code attendFrom[b·T + t]} .. t of its row, i.e. to its own
-   * sequence only, so each sequence's logits are those of a forward pass of that sequence alone
-   * (up to float rounding). No cache.
+   * The decoder's output for rows from position 0 without a cache, before the final norm and
+   * head: (B, T, dim). With {@link #logitsAt} a training loss projects only the positions it counts.
+   */
+  NDArray hidden(NDArray tokenIds, LoraAdapter adapter, LoraDropout dropout) {
+    checkAdapter(adapter);
+    int time = checkedTime(tokenIds);
+    checkPositions(time);
+    NDManager m = tokenIds.getManager();
+    long[] positions = new long[time];
+    for (int t = 0; t < time; t++) {
+      positions[t] = t;
+    }
+    Inputs inputs = inputs(m, positions, 1, time, causalMask(1, time, time, new int[] {0}, 0), time);
+    return decoder(tokenIds, loraTerm(m, adapter, dropout), inputs, null);
+  }
+
+  /**
+   * As {@link #hidden}, for packed rows: a row holds several sequences one after another (and
+   * right padding). Token t of row b sits at position {@code positions[b·T + t]} (0 where its
+   * sequence starts) and attends to slots {@code attendFrom[b·T + t]} .. t of its row, i.e. to its
+   * own sequence only, so each sequence's outputs are those of a pass over that sequence alone (up
+   * to float rounding).
    *
    * @param tokenIds (B, T) token ids
    * @param positions (B·T) each token's position within its sequence
    * @param attendFrom (B·T) the first slot of each token's sequence in its row
-   * @return (B, T, vocab_size) logits
+   * @return (B, T, dim)
    */
-  NDArray forwardPacked(
+  NDArray hiddenPacked(
       NDArray tokenIds, LoraAdapter adapter, int[] positions, int[] attendFrom, LoraDropout dropout) {
     checkAdapter(adapter);
     int time = checkedTime(tokenIds);
@@ -133,9 +150,20 @@ public final class CausalLm {
       rowPositions[i] = positions[i];
     }
     NDManager m = tokenIds.getManager();
-    float[] mask = packedMask(batch, time, attendFrom);
-    Inputs inputs = inputs(m, rowPositions, batch, time, mask, time);
-    return layers(tokenIds, loraTerm(m, adapter, dropout), inputs, null, false);
+    Inputs inputs = inputs(m, rowPositions, batch, time, packedMask(batch, time, attendFrom), time);
+    return decoder(tokenIds, loraTerm(m, adapter, dropout), inputs, null);
+  }
+
+  /**
+   * The final norm and head at some positions of the decoder's output: rows {@code flatPositions}
+   * (indices into B·T) of {@code hidden} (B, T, dim) give (N, vocab_size) logits.
+   */
+  NDArray logitsAt(NDArray hidden, long[] flatPositions) {
+    long dim = hidden.getShape().get(2);
+    NDArray ids = hidden.getManager().create(flatPositions);
+    NDArray x = lookup(ids, hidden.reshape(-1, dim)); // (N, dim)
+    return linear(rmsNorm(x, base.weights().finalNorm(), hidden.getManager().full(new Shape(),
+        (float) base.config().rmsNormEps())), base.weights().lmHead());
   }
 
   /** The LoRA term of one adapter for every row, or null for the base model. */
@@ -353,6 +381,19 @@ public final class CausalLm {
    */
   private NDArray layers(
       NDArray tokenIds, LoraTerm lora, Inputs inputs, KvCache cache, boolean lastOnly) {
+    NDArray x = decoder(tokenIds, lora, inputs, cache); // (B, T, dim)
+    int time = Math.toIntExact(tokenIds.getShape().get(1));
+    // Step 8: final RMSNorm and the language-model head.
+    if (lastOnly && time > 1) {
+      x = x.get(new NDIndex().addAllDim().addSliceDim(time - 1, time)); // (B, 1, dim)
+    }
+    NDArray eps = x.getManager().full(new Shape(), (float) base.config().rmsNormEps());
+    x = rmsNorm(x, base.weights().finalNorm(), eps);
+    return linear(x, base.weights().lmHead()); // (B, T, vocab_size)
+  }
+
+  /** Steps 1-7 of {@link #layers}: the embedding and the decoder layers, (B, T, dim). */
+  private NDArray decoder(NDArray tokenIds, LoraTerm lora, Inputs inputs, KvCache cache) {
     LlamaConfig c = base.config();
     BaseModel.Weights w = base.weights();
     int batch = Math.toIntExact(tokenIds.getShape().get(0));
@@ -413,13 +454,7 @@ public final class CausalLm {
     if (cache != null) {
       cache.advance(time);
     }
-
-    // Step 8: final RMSNorm and the language-model head.
-    if (lastOnly && time > 1) {
-      x = x.get(new NDIndex().addAllDim().addSliceDim(time - 1, time)); // (B, 1, dim)
-    }
-    x = rmsNorm(x, w.finalNorm(), eps);
-    return linear(x, w.lmHead()); // (B, T, vocab_size)
+    return x;
   }
 
   /** x / sqrt(mean(x^2) + eps) * weight over the last axis, as HF's LlamaRMSNorm. */

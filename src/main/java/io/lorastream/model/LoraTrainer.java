@@ -136,26 +136,24 @@ public final class LoraTrainer implements AutoCloseable {
    */
   public synchronized RowLoss[] rowLosses(List<TrainingPair> batch) {
     List<TrainingPair> unweighted = batch.stream().map(p -> new TrainingPair(p.prompt(), p.completion(), 1f)).toList();
-    EncodedBatch encoded = encode(unweighted);
-    float[] mask = new float[encoded.weights.length]; // (B, T): 1 at counted tokens
-    int[] tokens = new int[encoded.size];
-    for (int i = 0; i < mask.length; i++) {
-      if (encoded.weights[i] > 0) {
-        mask[i] = 1;
-        tokens[i / encoded.length]++;
-      }
-    }
+    EncodedBatch encoded = encode(unweighted); // one example per row
+    Counted counted = Counted.of(encoded);
     boolean gradMode = JniUtils.isGradMode();
-    float[] sums;
+    float[] picked;
     try (NDScope scope = new NDScope()) {
       JniUtils.setGradMode(false);
-      Shape shape = new Shape(encoded.size, encoded.length);
-      NDArray logits = lm.forward(manager.create(encoded.inputs, shape), adapter, 0, null, null); // (B, T, vocab)
-      NDArray picked = logits.logSoftmax(-1)
-          .gather(manager.create(encoded.targets, shape).expandDims(-1), -1).squeeze(-1); // (B, T)
-      sums = picked.mul(manager.create(mask, shape)).sum(new int[] {1}).neg().toFloatArray(); // (B)
+      NDArray logits = lm.logitsAt(hidden(encoded, null), counted.positions()); // (N, vocab)
+      picked = logits.logSoftmax(-1)
+          .gather(manager.create(counted.targets()).expandDims(-1), -1).squeeze(-1).toFloatArray(); // (N)
     } finally {
       JniUtils.setGradMode(gradMode);
+    }
+    float[] sums = new float[encoded.size];
+    int[] tokens = new int[encoded.size];
+    for (int j = 0; j < picked.length; j++) {
+      int row = (int) (counted.positions()[j] / encoded.length);
+      sums[row] -= picked[j];
+      tokens[row]++;
     }
     RowLoss[] rows = new RowLoss[encoded.size];
     for (int b = 0; b < rows.length; b++) {
@@ -191,18 +189,50 @@ public final class LoraTrainer implements AutoCloseable {
     return p > 0 ? new CausalLm.LoraDropout(p, settings.seed() * 0x9E3779B97F4A7C15L + step) : null;
   }
 
-  /** Scalar loss: - sum over (b, t) of weight[b, t] * log p(target[b, t]). */
+  /**
+   * Scalar loss: - sum over (b, t) of weight[b, t] * log p(target[b, t]). Only the N counted
+   * positions (completion tokens and eos) go through the final norm, the head and the softmax: the
+   * others weigh 0, and in prompt-heavy examples they are most of the positions.
+   */
   private NDArray lossOf(EncodedBatch batch, CausalLm.LoraDropout dropout) {
-    Shape shape = new Shape(batch.size, batch.length);
-    NDArray inputs = manager.create(batch.inputs, shape);
-    NDArray targets = manager.create(batch.targets, shape);
-    NDArray weights = manager.create(batch.weights, shape);
-    NDArray logits = batch.packed() // (B, T, vocab)
-        ? lm.forwardPacked(inputs, adapter, batch.positions(), batch.attendFrom(), dropout)
-        : lm.forward(inputs, adapter, 0, null, dropout);
-    NDArray logProbs = logits.logSoftmax(-1);
-    NDArray picked = logProbs.gather(targets.expandDims(-1), -1).squeeze(-1); // (B, T)
-    return picked.mul(weights).sum().neg();
+    Counted counted = Counted.of(batch);
+    NDArray logits = lm.logitsAt(hidden(batch, dropout), counted.positions()); // (N, vocab)
+    NDArray picked = logits.logSoftmax(-1)
+        .gather(manager.create(counted.targets()).expandDims(-1), -1).squeeze(-1); // (N)
+    return picked.mul(manager.create(counted.weights())).sum().neg();
+  }
+
+  /** The decoder's output for the batch's layout: (B, T, dim). */
+  private NDArray hidden(EncodedBatch batch, CausalLm.LoraDropout dropout) {
+    NDArray inputs = manager.create(batch.inputs, new Shape(batch.size, batch.length));
+    return batch.packed()
+        ? lm.hiddenPacked(inputs, adapter, batch.positions(), batch.attendFrom(), dropout)
+        : lm.hidden(inputs, adapter, dropout);
+  }
+
+  /** The positions a loss counts (weight > 0), flat in B·T, with their targets and weights. */
+  private record Counted(long[] positions, long[] targets, float[] weights) {
+    static Counted of(EncodedBatch batch) {
+      int n = 0;
+      for (float w : batch.weights()) {
+        if (w > 0) {
+          n++;
+        }
+      }
+      long[] positions = new long[n];
+      long[] targets = new long[n];
+      float[] weights = new float[n];
+      int j = 0;
+      for (int i = 0; i < batch.weights().length; i++) {
+        if (batch.weights()[i] > 0) {
+          positions[j] = i;
+          targets[j] = batch.targets()[i];
+          weights[j] = batch.weights()[i];
+          j++;
+        }
+      }
+      return new Counted(positions, targets, weights);
+    }
   }
 
   /** Global-norm clipping, then PyTorch's AdamW update; in place, with grad mode off. */
@@ -320,9 +350,14 @@ public final class LoraTrainer implements AutoCloseable {
     return out;
   }
 
-  /** The layout steps and losses use: {@link #encodePacked} unless the settings turn packing off. */
+  /**
+   * The layout steps and losses use: {@link #encodePacked} unless the settings turn packing off or
+   * the adapter has LoRA dropout. Dropout masks are drawn over the layout's shape, and a fused step
+   * ({@link FusedLoraTrainer}) draws each tenant's over the padded layout, so with dropout a
+   * separate step keeps that layout to give the fused step's update.
+   */
   EncodedBatch encodeForStep(List<TrainingPair> batch) {
-    return settings.packSequences() ? encodePacked(batch) : encode(batch);
+    return settings.packSequences() && adapter.config().dropout() == 0 ? encodePacked(batch) : encode(batch);
   }
 
   /**

@@ -14,6 +14,7 @@ package io.lorastream.model;
  * @param packSequences a step lays several short examples one after another in one row, each
  *     attending only to itself with positions from 0 (the same loss and gradients), instead of
  *     padding every example to the longest: fewer rows and padded tokens when lengths differ
+ *     (adapters with LoRA dropout keep the padded layout, see {@code LoraTrainer.encodeForStep})
  */
 public record TrainingSettings(
     float learningRate,
