@@ -160,10 +160,25 @@ public final class CausalLm {
    */
   NDArray logitsAt(NDArray hidden, long[] flatPositions) {
     long dim = hidden.getShape().get(2);
-    NDArray ids = hidden.getManager().create(flatPositions);
-    NDArray x = lookup(ids, hidden.reshape(-1, dim)); // (N, dim)
+    NDArray all = hidden.reshape(-1, dim); // (B·T, dim)
+    NDArray x = isEveryRow(flatPositions, all.getShape().get(0))
+        ? all
+        : lookup(hidden.getManager().create(flatPositions), all); // (N, dim)
     return linear(rmsNorm(x, base.weights().finalNorm(), hidden.getManager().full(new Shape(),
         (float) base.config().rmsNormEps())), base.weights().lmHead());
+  }
+
+  /** True when {@code positions} is 0, 1, .., n-1: every row, in order (no selection needed). */
+  private static boolean isEveryRow(long[] positions, long n) {
+    if (positions.length != n) {
+      return false;
+    }
+    for (int i = 0; i < positions.length; i++) {
+      if (positions[i] != i) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The LoRA term of one adapter for every row, or null for the base model. */
