@@ -147,8 +147,9 @@ public final class FusedLoraTrainer {
                   + "; no adapter was updated");
         }
       }
-      for (TenantBatch t : tenants) {
-        t.trainer().applyAdamW();
+      for (int t = 0; t < tenants.size(); t++) {
+        tenants.get(t).trainer().applyAdamW();
+        tenants.get(t).trainer().stepTook(encoded.get(t));
       }
       return losses;
     } catch (RuntimeException e) {

@@ -36,6 +36,7 @@ public final class LoraTrainer implements AutoCloseable {
   private final NDArray[] expAvg; // first moments, one per parameter, same shapes
   private final NDArray[] expAvgSq; // second moments
   private long step;
+  private long lastStepInputTokens;
 
   public LoraTrainer(BaseModel base, LoraAdapter adapter, TrainingSettings settings) {
     if (!adapter.baseModelSha256().equals(base.weightsSha256())) {
@@ -70,6 +71,19 @@ public final class LoraTrainer implements AutoCloseable {
     return settings;
   }
 
+  /**
+   * Tokens the last step fed through the model, padding excluded, as {@link #inputTokens} counts
+   * them (without tokenising the batch again).
+   */
+  public synchronized long lastStepInputTokens() {
+    return lastStepInputTokens;
+  }
+
+  /** Records what a step (this trainer's or a fused one) fed through the model for this adapter. */
+  void stepTook(EncodedBatch batch) {
+    lastStepInputTokens = batch.tokens();
+  }
+
   /** Number of optimizer steps taken (AdamW's t). */
   public synchronized long step() {
     return step;
@@ -95,6 +109,7 @@ public final class LoraTrainer implements AutoCloseable {
         throw new IllegalStateException("loss is " + value + "; the adapter was not updated");
       }
       applyAdamW();
+      stepTook(encoded);
       return value;
     } catch (RuntimeException e) {
       zeroGradients(); // a failed step must not leak gradients into the next one
@@ -307,12 +322,13 @@ public final class LoraTrainer implements AutoCloseable {
   }
 
   /**
-   * Token layout of a batch: flattened (B, T) inputs, targets and per-token loss weights; for a
+   * Token layout of a batch: its input tokens (padding excluded), flattened (B, T) inputs, targets
+   * and per-token loss weights; for a
    * packed batch ({@link #encodePacked}) also each token's position in its example and the first
    * slot of its example in the row, null when every row is one example from slot 0.
    */
-  record EncodedBatch(int size, int length, long[] inputs, long[] targets, float[] weights, int[] positions,
-      int[] attendFrom) {
+  record EncodedBatch(int size, int length, long tokens, long[] inputs, long[] targets, float[] weights,
+      int[] positions, int[] attendFrom) {
     boolean packed() {
       return positions != null;
     }
@@ -342,7 +358,7 @@ public final class LoraTrainer implements AutoCloseable {
   EncodedBatch encode(List<TrainingPair> batch) {
     List<Sequence> sequences = sequences(batch);
     int length = sequences.stream().mapToInt(Sequence::inputs).max().orElseThrow();
-    EncodedBatch out = empty(sequences.size(), length, false);
+    EncodedBatch out = empty(sequences, sequences.size(), length, false);
     double totalWeight = totalWeight(sequences);
     for (int b = 0; b < sequences.size(); b++) {
       place(sequences.get(b), totalWeight, out, b * length, b * length);
@@ -394,7 +410,7 @@ public final class LoraTrainer implements AutoCloseable {
     if (rows.size() == sequences.size()) {
       return encode(batch);
     }
-    EncodedBatch out = empty(rows.size(), length, true);
+    EncodedBatch out = empty(sequences, rows.size(), length, true);
     double totalWeight = totalWeight(sequences);
     for (int r = 0; r < rows.size(); r++) {
       int offset = r * length;
@@ -444,10 +460,11 @@ public final class LoraTrainer implements AutoCloseable {
     return total;
   }
 
-  private EncodedBatch empty(int rows, int length, boolean packed) {
+  private EncodedBatch empty(List<Sequence> sequences, int rows, int length, boolean packed) {
     long[] inputs = new long[rows * length];
     Arrays.fill(inputs, base.tokenizer().eosId()); // padding: any valid id, its loss is masked
-    return new EncodedBatch(rows, length, inputs, new long[rows * length], new float[rows * length],
+    long tokens = sequences.stream().mapToLong(Sequence::inputs).sum();
+    return new EncodedBatch(rows, length, tokens, inputs, new long[rows * length], new float[rows * length],
         packed ? new int[rows * length] : null, packed ? new int[rows * length] : null);
   }
 

@@ -427,7 +427,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     }
     metrics.trainerSteps.inc(group.size());
     for (FusedLoraTrainer.TenantBatch batch : batches) {
-      metrics.trainerTokens.inc(batch.trainer().inputTokens(batch.batch()));
+      metrics.trainerTokens.inc(batch.trainer().lastStepInputTokens());
     }
     if (group.size() > 1 && !allFinite(losses)) {
       // Every tenant of the group took its step: all go back to the state before it, then train alone.

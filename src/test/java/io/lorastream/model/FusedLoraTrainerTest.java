@@ -122,6 +122,23 @@ class FusedLoraTrainerTest {
   }
 
   @Test
+  void eachTenantOfAFusedStepCountsItsOwnInputTokens() throws Exception {
+    List<LoraAdapter> adapters = List.of(CausalLmTest.randomAdapter(base, 3), CausalLmTest.randomAdapter(base, 4));
+    List<LoraTrainer> trainers = trainers(adapters);
+    try {
+      FusedLoraTrainer.step(List.of(
+          new FusedLoraTrainer.TenantBatch(trainers.get(0), MIXED),
+          new FusedLoraTrainer.TenantBatch(trainers.get(1), CAPITALS)));
+      assertThat(trainers.get(0).lastStepInputTokens()).isEqualTo(trainers.get(0).inputTokens(MIXED));
+      assertThat(trainers.get(1).lastStepInputTokens()).isEqualTo(trainers.get(1).inputTokens(CAPITALS));
+      assertThat(trainers.get(0).lastStepInputTokens()).isNotEqualTo(trainers.get(1).lastStepInputTokens());
+    } finally {
+      closeAll(trainers);
+      closeAll(adapters);
+    }
+  }
+
+  @Test
   void fusedStepWithLoraDropoutEqualsSeparateSteps() throws Exception {
     LoraConfig dropout = new LoraConfig(4, 8f, List.of("q_proj", "v_proj", "up_proj"), 0.2f, false);
     List<LoraAdapter> separate = List.of(

@@ -40,6 +40,10 @@ class LoraTrainerTest {
       long alone = MIXED.stream().mapToLong(p -> trainer.encode(List.of(p)).length()).sum();
       LoraTrainer.EncodedBatch padded = trainer.encode(MIXED);
       assertThat(trainer.inputTokens(MIXED)).isEqualTo(alone).isLessThan((long) padded.size() * padded.length());
+      trainer.step(MIXED);
+      assertThat(trainer.lastStepInputTokens()).isEqualTo(alone);
+      trainer.step(UNEVEN); // packed
+      assertThat(trainer.lastStepInputTokens()).isEqualTo(trainer.inputTokens(UNEVEN));
     }
   }
 
