@@ -157,7 +157,8 @@ public final class E2eBench implements BenchSuite {
       report(result, scenario, ledger, loadStart, measureFrom, loadEnd, underTraining, idleMany, idleOne,
           sampler.samples(), atFrom.get(), atTo, startupSeconds + primeSeconds, drainSeconds, watcher);
       if (cpuFrom.get() != null) {
-        addCpuShares(result, cpuFrom.get(), cpuTo, scenario.describe());
+        double steps = atFrom.get() == null ? Double.NaN : atTo.steps() - atFrom.get().steps();
+        addCpuShares(result, cpuFrom.get(), cpuTo, steps, scenario.describe());
       }
     }
     return result;
@@ -174,7 +175,7 @@ public final class E2eBench implements BenchSuite {
    * Cores each process kept busy over the measured window (CPU seconds per second; the machine's
    * cores bound their sum): where the machine's time went while the trainer trained.
    */
-  private static void addCpuShares(BenchResult result, CpuUse from, CpuUse to, String load) {
+  private static void addCpuShares(BenchResult result, CpuUse from, CpuUse to, double trainerSteps, String load) {
     double seconds = (to.atNanos() - from.atNanos()) / 1e9;
     double total = 0;
     for (Map.Entry<String, Duration> end : to.byProcess().entrySet()) {
@@ -189,6 +190,14 @@ public final class E2eBench implements BenchSuite {
     }
     result.add(Figure.of("e2e_cpu_cores_all", total, "cores", String.format(Locale.ROOT,
         "sum over the processes above; the machine has %d", Runtime.getRuntime().availableProcessors())));
+    Duration trainerStart = from.byProcess().get("trainer");
+    Duration trainerEnd = to.byProcess().get("trainer");
+    if (trainerStart != null && trainerEnd != null && trainerSteps > 0) {
+      // Separates a trainer that waits for a core (fewer cores, same cost) from steps that cost more.
+      result.add(Figure.of("e2e_trainer_cpu_ms_per_step",
+          (trainerEnd.toNanos() - trainerStart.toNanos()) / 1e6 / trainerSteps, "ms",
+          "the trainer process's CPU time over the window divided by the steps it took in it; " + load));
+    }
   }
 
   private static String process(String name) {
