@@ -164,8 +164,7 @@ public final class CausalLm {
     NDArray x = isEveryRow(flatPositions, all.getShape().get(0))
         ? all
         : lookup(hidden.getManager().create(flatPositions), all); // (N, dim)
-    return linear(rmsNorm(x, base.weights().finalNorm(), hidden.getManager().full(new Shape(),
-        (float) base.config().rmsNormEps())), base.weights().lmHead());
+    return head(x);
   }
 
   /** True when {@code positions} is 0, 1, .., n-1: every row, in order (no selection needed). */
@@ -398,13 +397,16 @@ public final class CausalLm {
       NDArray tokenIds, LoraTerm lora, Inputs inputs, KvCache cache, boolean lastOnly) {
     NDArray x = decoder(tokenIds, lora, inputs, cache); // (B, T, dim)
     int time = Math.toIntExact(tokenIds.getShape().get(1));
-    // Step 8: final RMSNorm and the language-model head.
     if (lastOnly && time > 1) {
       x = x.get(new NDIndex().addAllDim().addSliceDim(time - 1, time)); // (B, 1, dim)
     }
+    return head(x); // (B, T, vocab_size)
+  }
+
+  /** Step 8: the final RMSNorm and the language-model head, (.., dim) to (.., vocab_size). */
+  private NDArray head(NDArray x) {
     NDArray eps = x.getManager().full(new Shape(), (float) base.config().rmsNormEps());
-    x = rmsNorm(x, base.weights().finalNorm(), eps);
-    return linear(x, base.weights().lmHead()); // (B, T, vocab_size)
+    return linear(rmsNorm(x, base.weights().finalNorm(), eps), base.weights().lmHead());
   }
 
   /** Steps 1-7 of {@link #layers}: the embedding and the decoder layers, (B, T, dim). */
