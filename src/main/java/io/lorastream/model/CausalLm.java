@@ -231,6 +231,19 @@ public final class CausalLm {
   NDArray forwardRows(
       NDArray tokenIds, RowLora lora, int[] positions, int[] firstSlot, KvCache cache,
       boolean lastOnly) {
+    return layers(tokenIds, lora, rowInputs(tokenIds, lora, positions, firstSlot, cache), cache, lastOnly);
+  }
+
+  /**
+   * The decoder's output for rows that each carry their own LoRA factors, from position 0 without
+   * a cache, before the final norm and head: (B, T, dim), for {@link #logitsAt}.
+   */
+  NDArray hiddenRows(NDArray tokenIds, RowLora lora) {
+    return decoder(tokenIds, lora, rowInputs(tokenIds, lora, null, null, null), null);
+  }
+
+  /** The rotary factors and mask of {@link #forwardRows}. */
+  private Inputs rowInputs(NDArray tokenIds, RowLora lora, int[] positions, int[] firstSlot, KvCache cache) {
     int time = checkedTime(tokenIds);
     int batch = Math.toIntExact(tokenIds.getShape().get(0));
     if (lora.rows() != batch
@@ -255,8 +268,7 @@ public final class CausalLm {
       }
     }
     float[] mask = causalMask(distinct, time, slots, first, held);
-    Inputs inputs = inputs(tokenIds.getManager(), rowPositions, distinct, time, mask, slots);
-    return layers(tokenIds, lora, inputs, cache, lastOnly);
+    return inputs(tokenIds.getManager(), rowPositions, distinct, time, mask, slots);
   }
 
   /**

@@ -119,28 +119,32 @@ public final class FusedLoraTrainer {
     try (NDManager manager = NDManager.newBaseManager(base.manager().getDevice());
         NDScope scope = new NDScope()) {
       JniUtils.setGradMode(true);
-      Shape shape = new Shape(rows, length);
-      NDArray tokenIds = manager.create(inputs, shape);
-      NDArray targetIds = manager.create(targets, shape);
-      NDArray tokenWeights = manager.create(weights, shape);
+      NDArray tokenIds = manager.create(inputs, new Shape(rows, length));
       RowLora lora =
           RowLora.gather(base, rowAdapters, manager, new RowLora.RowDropout(dropoutBlocks));
-      NDArray logits = lm.forwardRows(tokenIds, lora, null, null, null); // (B, T, vocab)
-      NDArray picked = logits.logSoftmax(-1)
-          .gather(targetIds.expandDims(-1), -1).squeeze(-1); // (B, T)
-      NDArray rowLosses = picked.mul(tokenWeights).sum(new int[] {1}).neg(); // (B)
-      NDArray loss = rowLosses.sum(); // sum over tenants of their weighted mean losses
+      // Only the counted positions (completion and eos) go through the final norm and head.
+      LoraTrainer.Counted counted = LoraTrainer.Counted.of(targets, weights);
+      NDArray logits = lm.logitsAt(lm.hiddenRows(tokenIds, lora), counted.positions()); // (N, vocab)
+      NDArray weighted = logits.logSoftmax(-1)
+          .gather(manager.create(counted.targets()).expandDims(-1), -1).squeeze(-1)
+          .mul(manager.create(counted.weights())); // (N): weight × log p
+      NDArray loss = weighted.sum().neg(); // sum over tenants of their weighted mean losses
       JniUtils.backward((PtNDArray) loss, (PtNDArray) loss.onesLike(), false, false);
       JniUtils.setGradMode(false);
 
-      float[] perRow = rowLosses.toFloatArray();
+      float[] perPosition = weighted.toFloatArray();
+      double[] sums = new double[tenants.size()];
+      int tenant = 0;
+      for (int j = 0; j < perPosition.length; j++) {
+        int positionRow = (int) (counted.positions()[j] / length);
+        while (tenant + 1 < tenants.size() && positionRow >= firstRow[tenant + 1]) {
+          tenant++;
+        }
+        sums[tenant] -= perPosition[j];
+      }
       float[] losses = new float[tenants.size()];
       for (int t = 0; t < tenants.size(); t++) {
-        double sum = 0;
-        for (int b = 0; b < encoded.get(t).size(); b++) {
-          sum += perRow[firstRow[t] + b];
-        }
-        losses[t] = (float) sum;
+        losses[t] = (float) sums[t];
         if (!Float.isFinite(losses[t])) {
           throw new IllegalStateException(
               "loss of tenant " + t + " in the fused step is " + losses[t]

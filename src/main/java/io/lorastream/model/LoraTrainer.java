@@ -225,11 +225,19 @@ public final class LoraTrainer implements AutoCloseable {
         : lm.hidden(inputs, adapter, dropout);
   }
 
-  /** The positions a loss counts (weight > 0), flat in B·T, with their targets and weights. */
-  private record Counted(long[] positions, long[] targets, float[] weights) {
+  /**
+   * The positions a loss counts (weight > 0), flat in B·T and in order, with their targets and
+   * weights.
+   */
+  record Counted(long[] positions, long[] targets, float[] weights) {
     static Counted of(EncodedBatch batch) {
+      return of(batch.targets(), batch.weights());
+    }
+
+    /** From flat (B·T) targets and per-token weights. */
+    static Counted of(long[] allTargets, float[] allWeights) {
       int n = 0;
-      for (float w : batch.weights()) {
+      for (float w : allWeights) {
         if (w > 0) {
           n++;
         }
@@ -238,11 +246,11 @@ public final class LoraTrainer implements AutoCloseable {
       long[] targets = new long[n];
       float[] weights = new float[n];
       int j = 0;
-      for (int i = 0; i < batch.weights().length; i++) {
-        if (batch.weights()[i] > 0) {
+      for (int i = 0; i < allWeights.length; i++) {
+        if (allWeights[i] > 0) {
           positions[j] = i;
-          targets[j] = batch.targets()[i];
-          weights[j] = batch.weights()[i];
+          targets[j] = allTargets[i];
+          weights[j] = allWeights[i];
           j++;
         }
       }
