@@ -89,18 +89,22 @@ public final class CausalLm {
       boolean lastOnly) {
     checkAdapter(adapter);
     int time = checkedTime(tokenIds);
-    int total = start + time; // keys visible to the last query
-    checkPositions(total);
+    checkPositions(start + time); // keys visible to the last query
     NDManager m = tokenIds.getManager();
-    LoraTerm lora = loraTerm(m, adapter, dropout);
-    // Every row at positions start .. start+T-1; query at position p sees keys at positions <= p.
+    return layers(tokenIds, loraTerm(m, adapter, dropout), sequenceInputs(m, start, time), cache, lastOnly);
+  }
+
+  /**
+   * Rotary factors and mask shared by every row at positions start .. start+T-1: the query at
+   * position p sees the keys at positions <= p.
+   */
+  private Inputs sequenceInputs(NDManager m, int start, int time) {
     long[] positions = new long[time];
     for (int t = 0; t < time; t++) {
       positions[t] = start + t;
     }
-    float[] mask = causalMask(1, time, total, new int[] {0}, start);
-    Inputs inputs = inputs(m, positions, 1, time, mask, total);
-    return layers(tokenIds, lora, inputs, cache, lastOnly);
+    float[] mask = causalMask(1, time, start + time, new int[] {0}, start);
+    return inputs(m, positions, 1, time, mask, start + time);
   }
 
   /**
@@ -112,12 +116,7 @@ public final class CausalLm {
     int time = checkedTime(tokenIds);
     checkPositions(time);
     NDManager m = tokenIds.getManager();
-    long[] positions = new long[time];
-    for (int t = 0; t < time; t++) {
-      positions[t] = t;
-    }
-    Inputs inputs = inputs(m, positions, 1, time, causalMask(1, time, time, new int[] {0}, 0), time);
-    return decoder(tokenIds, loraTerm(m, adapter, dropout), inputs, null);
+    return decoder(tokenIds, loraTerm(m, adapter, dropout), sequenceInputs(m, 0, time), null);
   }
 
   /**
