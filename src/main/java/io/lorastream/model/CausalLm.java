@@ -134,6 +134,23 @@ public final class CausalLm {
   NDArray hiddenPacked(
       NDArray tokenIds, LoraAdapter adapter, int[] positions, int[] attendFrom, LoraDropout dropout) {
     checkAdapter(adapter);
+    Inputs inputs = packedInputs(tokenIds, positions, attendFrom);
+    return decoder(tokenIds, loraTerm(tokenIds.getManager(), adapter, dropout), inputs, null);
+  }
+
+  /**
+   * As {@link #hiddenPacked}, each row with its own LoRA factors: the packed rows of several
+   * tenants in one pass (a row holds sequences of one tenant only).
+   */
+  NDArray hiddenRowsPacked(NDArray tokenIds, RowLora lora, int[] positions, int[] attendFrom) {
+    if (lora.rows() != tokenIds.getShape().get(0)) {
+      throw new IllegalArgumentException("row counts of tokens and LoRA differ");
+    }
+    return decoder(tokenIds, lora, packedInputs(tokenIds, positions, attendFrom), null);
+  }
+
+  /** The rotary factors and mask of packed rows ({@link #hiddenPacked}). */
+  private Inputs packedInputs(NDArray tokenIds, int[] positions, int[] attendFrom) {
     int time = checkedTime(tokenIds);
     int batch = Math.toIntExact(tokenIds.getShape().get(0));
     if (positions.length != batch * time || attendFrom.length != batch * time) {
@@ -148,9 +165,7 @@ public final class CausalLm {
       checkPositions(positions[i] + 1);
       rowPositions[i] = positions[i];
     }
-    NDManager m = tokenIds.getManager();
-    Inputs inputs = inputs(m, rowPositions, batch, time, packedMask(batch, time, attendFrom), time);
-    return decoder(tokenIds, loraTerm(m, adapter, dropout), inputs, null);
+    return inputs(tokenIds.getManager(), rowPositions, batch, time, packedMask(batch, time, attendFrom), time);
   }
 
   /**

@@ -65,11 +65,36 @@ public final class FusedLoraTrainer {
         throw new IllegalArgumentException("trainers of one fused step must share one base model");
       }
     }
-    List<LoraTrainer.EncodedBatch> encoded = new ArrayList<>();
-    for (TenantBatch t : tenants) {
-      encoded.add(t.trainer().encode(t.batch()));
-    }
+    List<LoraTrainer.EncodedBatch> encoded = encode(tenants);
     return locked(tenants, 0, () -> stepLocked(base, tenants, encoded));
+  }
+
+  /**
+   * Each tenant's rows: when every trainer packs ({@link LoraTrainer#encodeForStep}), its examples
+   * packed into rows as long as the longest example of the whole step, so a tenant's short
+   * examples (its rehearsal exchanges) share rows and the step has fewer rows and padded positions;
+   * otherwise (LoRA dropout, packing off) one example per row, the layout the dropout masks are
+   * drawn over.
+   */
+  static List<LoraTrainer.EncodedBatch> encode(List<TenantBatch> tenants) {
+    List<LoraTrainer.EncodedBatch> encoded = new ArrayList<>(tenants.size());
+    if (!tenants.stream().allMatch(t -> t.trainer().packs())) {
+      for (TenantBatch t : tenants) {
+        encoded.add(t.trainer().encode(t.batch()));
+      }
+      return encoded;
+    }
+    List<List<LoraTrainer.Sequence>> sequences = new ArrayList<>(tenants.size());
+    int length = 0;
+    for (TenantBatch t : tenants) {
+      List<LoraTrainer.Sequence> s = t.trainer().sequences(t.batch());
+      sequences.add(s);
+      length = Math.max(length, LoraTrainer.longestInputs(s));
+    }
+    for (int t = 0; t < tenants.size(); t++) {
+      encoded.add(tenants.get(t).trainer().encodePacked(sequences.get(t), length));
+    }
+    return encoded;
   }
 
   private static float[] locked(List<TenantBatch> tenants, int i, Supplier<float[]> body) {
@@ -83,7 +108,8 @@ public final class FusedLoraTrainer {
 
   private static float[] stepLocked(
       BaseModel base, List<TenantBatch> tenants, List<LoraTrainer.EncodedBatch> encoded) {
-    // Rows of all tenants, tenant after tenant, right-padded to the longest (padding masked).
+    // Rows of all tenants, tenant after tenant, right-padded to the longest (padding masked); packed
+    // rows are all the step's length already.
     int rows = 0;
     int length = 0;
     for (LoraTrainer.EncodedBatch e : encoded) {
@@ -93,6 +119,9 @@ public final class FusedLoraTrainer {
     long[] inputs = new long[rows * length];
     long[] targets = new long[rows * length];
     float[] weights = new float[rows * length];
+    boolean packed = encoded.get(0).packed(); // all or none (encode)
+    int[] positions = packed ? new int[rows * length] : null;
+    int[] attendFrom = packed ? new int[rows * length] : null;
     Arrays.fill(inputs, base.tokenizer().eosId());
     Arrays.fill(targets, base.tokenizer().eosId());
     List<LoraAdapter> rowAdapters = new ArrayList<>(rows);
@@ -107,6 +136,10 @@ public final class FusedLoraTrainer {
         System.arraycopy(e.inputs(), b * e.length(), inputs, row * length, e.length());
         System.arraycopy(e.targets(), b * e.length(), targets, row * length, e.length());
         System.arraycopy(e.weights(), b * e.length(), weights, row * length, e.length());
+        if (packed) { // every tenant's rows are the step's length
+          System.arraycopy(e.positions(), b * length, positions, row * length, length);
+          System.arraycopy(e.attendFrom(), b * length, attendFrom, row * length, length);
+        }
         rowAdapters.add(trainer.adapter());
       }
       dropoutBlocks.add(
@@ -124,7 +157,10 @@ public final class FusedLoraTrainer {
           RowLora.gather(base, rowAdapters, manager, new RowLora.RowDropout(dropoutBlocks));
       // Only the counted positions (completion and eos) go through the final norm and head.
       LoraTrainer.Counted counted = LoraTrainer.Counted.of(targets, weights);
-      NDArray logits = lm.logitsAt(lm.hiddenRows(tokenIds, lora), counted.positions()); // (N, vocab)
+      NDArray hidden = packed // (rows, length, dim)
+          ? lm.hiddenRowsPacked(tokenIds, lora, positions, attendFrom)
+          : lm.hiddenRows(tokenIds, lora);
+      NDArray logits = lm.logitsAt(hidden, counted.positions()); // (N, vocab)
       NDArray weighted = logits.logSoftmax(-1)
           .gather(manager.create(counted.targets()).expandDims(-1), -1).squeeze(-1)
           .mul(manager.create(counted.weights())); // (N): weight × log p

@@ -346,7 +346,7 @@ public final class LoraTrainer implements AutoCloseable {
    * One example as the model sees it: {@code [bos] + prompt + completion + [eos]} cut to
    * maxSequenceLength, the index of its first completion token and its weight.
    */
-  private record Sequence(int[] tokens, int firstTarget, float weight) {
+  record Sequence(int[] tokens, int firstTarget, float weight) {
     /** Positions fed to the model: all but the last token, which is only a target. */
     int inputs() {
       return tokens.length - 1;
@@ -364,8 +364,11 @@ public final class LoraTrainer implements AutoCloseable {
    * token, targets without its first; one example per row, right padding, masked.
    */
   EncodedBatch encode(List<TrainingPair> batch) {
-    List<Sequence> sequences = sequences(batch);
-    int length = sequences.stream().mapToInt(Sequence::inputs).max().orElseThrow();
+    return oneExamplePerRow(sequences(batch));
+  }
+
+  private EncodedBatch oneExamplePerRow(List<Sequence> sequences) {
+    int length = longestInputs(sequences);
     EncodedBatch out = empty(sequences, sequences.size(), length, false);
     double totalWeight = totalWeight(sequences);
     for (int b = 0; b < sequences.size(); b++) {
@@ -381,7 +384,12 @@ public final class LoraTrainer implements AutoCloseable {
    * separate step keeps that layout to give the fused step's update.
    */
   EncodedBatch encodeForStep(List<TrainingPair> batch) {
-    return settings.packSequences() && adapter.config().dropout() == 0 ? encodePacked(batch) : encode(batch);
+    return packs() ? encodePacked(batch) : encode(batch);
+  }
+
+  /** True when this trainer's steps use packed rows ({@link #encodeForStep}). */
+  boolean packs() {
+    return settings.packSequences() && adapter.config().dropout() == 0;
   }
 
   /**
@@ -394,7 +402,21 @@ public final class LoraTrainer implements AutoCloseable {
    */
   EncodedBatch encodePacked(List<TrainingPair> batch) {
     List<Sequence> sequences = sequences(batch);
-    int length = sequences.stream().mapToInt(Sequence::inputs).max().orElseThrow();
+    EncodedBatch packed = encodePacked(sequences, longestInputs(sequences));
+    return packed.size() == sequences.size() ? oneExamplePerRow(sequences) : packed;
+  }
+
+  /**
+   * As {@link #encodePacked(List)} with rows of {@code length} positions (at least the longest
+   * example's inputs), and always in the packed layout (positions and attendFrom set), also when
+   * every example takes a row of its own: a fused step packs each tenant's examples into rows as
+   * long as the longest row of all its tenants.
+   */
+  EncodedBatch encodePacked(List<Sequence> sequences, int length) {
+    if (length < longestInputs(sequences)) {
+      throw new IllegalArgumentException("rows of " + length + " positions cannot hold an example of "
+          + longestInputs(sequences));
+    }
     Integer[] longestFirst = new Integer[sequences.size()];
     for (int i = 0; i < longestFirst.length; i++) {
       longestFirst[i] = i;
@@ -415,9 +437,6 @@ public final class LoraTrainer implements AutoCloseable {
       rows.get(row).add(i);
       used.set(row, used.get(row) + need);
     }
-    if (rows.size() == sequences.size()) {
-      return encode(batch);
-    }
     EncodedBatch out = empty(sequences, rows.size(), length, true);
     double totalWeight = totalWeight(sequences);
     for (int r = 0; r < rows.size(); r++) {
@@ -433,7 +452,13 @@ public final class LoraTrainer implements AutoCloseable {
     return out;
   }
 
-  private List<Sequence> sequences(List<TrainingPair> batch) {
+  /** The longest example's inputs (the positions fed to the model) of {@code sequences}. */
+  static int longestInputs(List<Sequence> sequences) {
+    return sequences.stream().mapToInt(Sequence::inputs).max().orElseThrow();
+  }
+
+  /** The batch's examples as the model sees them ({@link Sequence}), in order. */
+  List<Sequence> sequences(List<TrainingPair> batch) {
     if (batch.isEmpty()) {
       throw new IllegalArgumentException("empty batch");
     }

@@ -28,6 +28,9 @@ class FusedLoraTrainerTest {
           new TrainingPair("2+2=", " 4", 0.5f),
           new TrainingPair("", "only a completion, and a long one at that", 2f));
   static final List<TrainingPair> SHORT = List.of(new TrainingPair("hi", " there", 1f));
+  /** Two examples of the same length: alone they take a row each, next to OTHER they share one. */
+  static final List<TrainingPair> TWO_SHORT =
+      List.of(new TrainingPair("hi", " there", 1f), new TrainingPair("yo", " where", 2f));
   static final List<TrainingPair> OTHER =
       List.of(new TrainingPair("Something else entirely, longer than the rest of them", " yes", 1f),
           new TrainingPair("no", " maybe not", 3f));
@@ -82,8 +85,9 @@ class FusedLoraTrainerTest {
 
   @Test
   void fusedStepsEqualSeparateSteps() throws Exception {
+    // In the second round OTHER's long prompt makes the rows long enough for TWO_SHORT to share one
     List<List<TrainingPair>> first = List.of(CAPITALS, MIXED, SHORT);
-    List<List<TrainingPair>> second = List.of(SHORT, CAPITALS, OTHER);
+    List<List<TrainingPair>> second = List.of(OTHER, TWO_SHORT, MIXED);
     List<LoraAdapter> separate = new ArrayList<>();
     List<LoraAdapter> fused = new ArrayList<>();
     for (int t = 0; t < 3; t++) {
@@ -118,6 +122,38 @@ class FusedLoraTrainerTest {
       closeAll(together);
       closeAll(separate);
       closeAll(fused);
+    }
+  }
+
+  @Test
+  void aFusedStepPacksEachTenantsExamplesIntoRowsAsLongAsItsLongestExample() throws Exception {
+    List<LoraAdapter> adapters = List.of(TENANTS.get(0).apply(1), TENANTS.get(1).apply(2), TENANTS.get(2).apply(3));
+    List<LoraTrainer> trainers = trainers(adapters);
+    try {
+      List<List<TrainingPair>> batches = List.of(TWO_SHORT, MIXED, OTHER);
+      List<FusedLoraTrainer.TenantBatch> step = new ArrayList<>();
+      for (int t = 0; t < 3; t++) {
+        step.add(new FusedLoraTrainer.TenantBatch(trainers.get(t), batches.get(t)));
+      }
+      List<LoraTrainer.EncodedBatch> layout = FusedLoraTrainer.encode(step);
+      int longest = 0;
+      for (int t = 0; t < 3; t++) {
+        longest = Math.max(longest, LoraTrainer.longestInputs(trainers.get(t).sequences(batches.get(t))));
+      }
+      int rows = 0;
+      for (int t = 0; t < 3; t++) {
+        LoraTrainer.EncodedBatch e = layout.get(t);
+        assertThat(e.packed()).isTrue();
+        assertThat(e.length()).as("every tenant's rows are the step's length").isEqualTo(longest);
+        assertThat(e.tokens()).isEqualTo(trainers.get(t).inputTokens(batches.get(t)));
+        rows += e.size();
+      }
+      assertThat(trainers.get(0).encodeForStep(TWO_SHORT).size()).as("alone: a row each").isEqualTo(2);
+      assertThat(layout.get(0).size()).as("next to OTHER's long prompt: one row").isEqualTo(1);
+      assertThat(rows).as("7 examples").isLessThan(7);
+    } finally {
+      closeAll(trainers);
+      closeAll(adapters);
     }
   }
 
