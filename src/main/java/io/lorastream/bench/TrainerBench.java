@@ -70,7 +70,7 @@ public final class TrainerBench implements BenchSuite {
         figures.addAll(fusedAgainstSeparate(base, tenants, quick ? 2 : 4));
       }
       figures.addAll(memoryPerTenant(base, quick ? new int[] {10, 100, 1000} : new int[] {10, 100, 1000, 10_000}));
-      figures.addAll(continualTrainer(base, scratch, quick));
+      figures.addAll(continualTrainer(base, scratch, quick, sustainedSettings()));
       return figures;
     } finally {
       ScratchFolder.delete(scratch);
@@ -285,7 +285,14 @@ public final class TrainerBench implements BenchSuite {
    * example's freshness is the time from its event time to the first snapshot of its tenant whose
    * examplesSeen covers it.
    */
-  List<Figure> continualTrainer(BaseModel base, Path scratch, boolean quick) throws Exception {
+  /** The trainer of the sustained phase: the defaults with an open quality gate. */
+  static TrainerSettings sustainedSettings() {
+    return TrainerSettings.defaults().withInstanceId("bench").withGroupId("bench-trainer")
+        .withGate(TrainerSettings.Gate.open());
+  }
+
+  List<Figure> continualTrainer(BaseModel base, Path scratch, boolean quick, TrainerSettings settings)
+      throws Exception {
     int tenants = 100;
     // The aim's load: 50 examples/s over 100 tenants. A quick run is still short: the trainer
     // starts cold, and a backlog it builds is measured as freshness.
@@ -298,8 +305,6 @@ public final class TrainerBench implements BenchSuite {
       Topics topics = new Topics("bench.");
       TopicAdmin.ensureTopics(kafka, topics);
       Metrics metrics = Metrics.create();
-      TrainerSettings settings = TrainerSettings.defaults().withInstanceId("bench").withGroupId("bench-trainer")
-          .withGate(TrainerSettings.Gate.open());
       // Event times per tenant, by example index (examples of a tenant train in order).
       Map<String, List<Long>> eventTimes = new HashMap<>();
       Map<String, Integer> covered = new HashMap<>();

@@ -66,10 +66,9 @@ final class TrainerCommand implements Callable<Integer> {
       description = "Published versions each tenant's checkpoint keeps for rollbacks (default: ${DEFAULT-VALUE}).")
   int keptVersions;
 
-  @Option(names = "--max-fused-rows", defaultValue = "1",
+  @Option(names = "--max-fused-rows", defaultValue = "" + TrainerSettings.DEFAULT_MAX_FUSED_ROWS,
       description = "The ready micro-batches of a cycle train together in fused steps of at most this many examples "
-          + "(default: ${DEFAULT-VALUE}, i.e. fusion off: fused steps measured slower on small models); "
-          + "a micro-batch larger than this trains alone.")
+          + "(default: ${DEFAULT-VALUE}); a micro-batch larger than this trains alone; 1 turns fusion off.")
   int maxFusedRows;
 
   @Option(names = "--torch-threads", defaultValue = "0",

@@ -121,7 +121,7 @@ public final class AvroCodec<T extends SpecificRecord> {
     if (record == null) {
       throw new IllegalArgumentException("cannot encode a null " + type.getSimpleName());
     }
-    ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+    ByteArrayOutputStream out = new ByteArrayOutputStream(sizeHint(record));
     out.write(MAGIC_0);
     out.write(MAGIC_1);
     long fp = fingerprint;
@@ -137,6 +137,20 @@ public final class AvroCodec<T extends SpecificRecord> {
           "cannot encode " + type.getSimpleName() + ": " + e.getMessage(), e);
     }
     return out.toByteArray();
+  }
+
+  /**
+   * Room for the encoded record: 256 bytes plus its top-level bytes fields (adapter weights and
+   * optimizer state, megabytes on every training step), so the buffer does not grow by doubling.
+   */
+  private static int sizeHint(SpecificRecord record) {
+    long size = 256;
+    for (int i = 0; i < record.getSchema().getFields().size(); i++) {
+      if (record.get(i) instanceof java.nio.ByteBuffer bytes) {
+        size += bytes.remaining() + 5; // + its length, a varint
+      }
+    }
+    return (int) Math.min(size, Integer.MAX_VALUE - 8);
   }
 
   /** Decodes single-object encoded bytes; never returns null. */

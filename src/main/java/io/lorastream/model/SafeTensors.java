@@ -23,6 +23,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -265,27 +266,61 @@ public final class SafeTensors {
 
   /** An F32 safetensors file of {@code tensors}, keys sorted; equal inputs give equal bytes. */
   public static byte[] toBytes(Map<String, NDArray> tensors) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try {
-      write(out, tensors);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    TreeMap<String, NDArray> sorted = new TreeMap<>(tensors);
+    byte[] header = header(sorted);
+    long size = header.length;
+    for (NDArray array : sorted.values()) {
+      size += array.getShape().size() * 4L;
     }
-    return out.toByteArray();
+    if (size > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException("tensors of " + size + " bytes do not fit in one array; write a file");
+    }
+    // One array of the exact size, each tensor's floats copied into it once: these are written for
+    // every tenant on every training step (weights, optimizer state).
+    byte[] out = Arrays.copyOf(header, (int) size);
+    int at = header.length;
+    for (NDArray array : sorted.values()) {
+      at += copyLittleEndian(array, out, at);
+    }
+    return out;
+  }
+
+  /** Copies {@code array}'s values as little-endian F32 into {@code out} at {@code at}; returns the bytes written. */
+  private static int copyLittleEndian(NDArray array, byte[] out, int at) {
+    if (array.getDataType() == DataType.FLOAT32 && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN) {
+      ByteBuffer data = array.toByteBuffer(); // the tensor's bytes in native order
+      int n = data.remaining();
+      data.get(out, at, n);
+      return n;
+    }
+    float[] values = floats(array);
+    ByteBuffer.wrap(out, at, values.length * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(values);
+    return values.length * 4;
   }
 
   /** Writes {@link #toBytes} to a file. */
   public static void write(Path file, Map<String, NDArray> tensors) {
     try (OutputStream out =
         new java.io.BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
-      write(out, tensors);
+      TreeMap<String, NDArray> sorted = new TreeMap<>(tensors);
+      out.write(header(sorted));
+      for (NDArray array : sorted.values()) {
+        float[] values = floats(array);
+        ByteBuffer buf = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        buf.asFloatBuffer().put(values);
+        out.write(buf.array());
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + file, e);
     }
   }
 
-  private static void write(OutputStream out, Map<String, NDArray> tensors) throws IOException {
-    TreeMap<String, NDArray> sorted = new TreeMap<>(tensors);
+  /**
+   * The 8-byte little-endian header length and the JSON header of {@code sorted} as F32 tensors in
+   * that order, padded with spaces so the data section starts 8-byte aligned, as the reference
+   * writer does.
+   */
+  private static byte[] header(TreeMap<String, NDArray> sorted) throws UncheckedIOException {
     ObjectNode header = JSON.createObjectNode();
     header.putObject("__metadata__").put("format", "pt");
     long offset = 0;
@@ -300,21 +335,18 @@ public final class SafeTensors {
       t.putArray("data_offsets").add(offset).add(offset + bytes);
       offset += bytes;
     }
-    byte[] json = JSON.writeValueAsBytes(header);
-    // Pad with spaces so the data section starts 8-byte aligned, as the reference writer does.
+    byte[] json;
+    try {
+      json = JSON.writeValueAsBytes(header);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
     int padded = (json.length + 7) / 8 * 8;
-    ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, padded);
-    out.write(len.array());
-    out.write(json);
-    for (int i = json.length; i < padded; i++) {
-      out.write(' ');
-    }
-    for (NDArray array : sorted.values()) {
-      float[] values = floats(array);
-      ByteBuffer buf = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-      buf.asFloatBuffer().put(values);
-      out.write(buf.array());
-    }
+    byte[] out = new byte[8 + padded];
+    ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN).putLong(0, padded);
+    System.arraycopy(json, 0, out, 8, json.length);
+    Arrays.fill(out, 8 + json.length, out.length, (byte) ' ');
+    return out;
   }
 
   private static float[] floats(NDArray array) {

@@ -1,0 +1,38 @@
+package io.lorastream.bench;
+
+import io.lorastream.model.BaseModel;
+import io.lorastream.train.TrainerSettings;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * The trainer suite's sustained phase (50 examples/s over 100 tenants, quick window) once per
+ * setting given, one after the other in one JVM, for comparing batching settings. Not a test: run
+ * it with {@code java -cp target/test-classes:target/classes:target/lib/* \
+ * io.lorastream.bench.SustainedTrainerProfile WAIT_MS:FUSED_ROWS ...}, e.g. {@code 1000:1 100:16}.
+ */
+public final class SustainedTrainerProfile {
+  private SustainedTrainerProfile() {}
+
+  public static void main(String[] args) throws Exception {
+    try (BaseModel base = BaseModel.load(Path.of("models/lorastream-tiny"))) {
+      TrainerBench bench = new TrainerBench();
+      for (String arg : args) {
+        String[] parts = arg.split(":");
+        TrainerSettings settings = TrainerBench.sustainedSettings()
+            .withBatching(TrainerSettings.defaults().batchSize(), Duration.ofMillis(Long.parseLong(parts[0])))
+            .withMaxFusedRows(Integer.parseInt(parts[1]));
+        Path scratch = Files.createTempDirectory("sustained-");
+        try {
+          for (Figure f : bench.continualTrainer(base, scratch, true, settings)) {
+            System.out.printf("%s  %s: %.1f %s%s%n", arg, f.metric(), f.value(), f.unit(),
+                f.baseline() == null ? "" : String.format(" (baseline %.1f)", f.baseline()));
+          }
+        } finally {
+          ScratchFolder.delete(scratch); // the broker's logs: gigabytes of checkpoints
+        }
+      }
+    }
+  }
+}
