@@ -1,6 +1,8 @@
 package io.lorastream.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
@@ -33,8 +35,14 @@ public final class LoraTrainer implements AutoCloseable {
   private final TrainingSettings settings;
   private final NDManager manager; // owns the AdamW moments
   private final Map<String, NDArray> parameters; // PEFT key -> A or B of the adapter
-  private final NDArray[] expAvg; // first moments, one per parameter, same shapes
-  private final NDArray[] expAvgSq; // second moments
+  // AdamW works on all parameters at once, flattened one after another in the order of
+  // `parameters`: a handful of tensor operations per step instead of a dozen per parameter (an
+  // all-linear adapter has 56 parameters, and per parameter its update cost a third of a
+  // 1-example step of lorastream-tiny).
+  private final Shape[] shapes; // each parameter's shape
+  private final long[] splits; // where each parameter after the first starts in the flat order
+  private final NDArray expAvg; // (P) first moments of the P parameter values
+  private final NDArray expAvgSq; // (P) second moments
   private long step;
   private long lastStepInputTokens;
 
@@ -48,15 +56,21 @@ public final class LoraTrainer implements AutoCloseable {
     this.settings = settings;
     this.manager = NDManager.newBaseManager(base.manager().getDevice());
     this.parameters = adapter.peftTensors();
-    this.expAvg = new NDArray[parameters.size()];
-    this.expAvgSq = new NDArray[parameters.size()];
+    this.shapes = new Shape[parameters.size()];
+    this.splits = new long[parameters.size() - 1];
+    long values = 0;
     int i = 0;
     for (NDArray p : parameters.values()) {
       p.setRequiresGradient(true);
-      expAvg[i] = manager.zeros(p.getShape(), DataType.FLOAT32);
-      expAvgSq[i] = manager.zeros(p.getShape(), DataType.FLOAT32);
+      shapes[i] = p.getShape();
+      if (i > 0) {
+        splits[i - 1] = values;
+      }
+      values += p.getShape().size();
       i++;
     }
+    this.expAvg = manager.zeros(new Shape(values), DataType.FLOAT32);
+    this.expAvgSq = manager.zeros(new Shape(values), DataType.FLOAT32);
   }
 
   public LoraAdapter adapter() {
@@ -260,18 +274,14 @@ public final class LoraTrainer implements AutoCloseable {
 
   /** Global-norm clipping, then PyTorch's AdamW update; in place, with grad mode off. */
   void applyAdamW() {
-    NDArray[] grads = new NDArray[expAvg.length];
-    double squaredNorm = 0;
-    int i = 0;
+    NDList flat = new NDList(shapes.length);
     for (NDArray p : parameters.values()) {
-      grads[i] = p.getGradient();
-      squaredNorm += grads[i].square().sum().getFloat();
-      i++;
+      flat.add(p.getGradient().reshape(-1));
     }
-    double norm = Math.sqrt(squaredNorm);
-    float clip = 1f;
+    NDArray g = NDArrays.concat(flat); // (P) every gradient, in the order of `parameters`
+    double norm = Math.sqrt(g.square().sum().getFloat());
     if (settings.maxGradNorm() > 0 && norm > settings.maxGradNorm()) {
-      clip = (float) (settings.maxGradNorm() / (norm + 1e-6));
+      g = g.mul((float) (settings.maxGradNorm() / (norm + 1e-6)));
     }
     step++;
     double lr = settings.learningRate();
@@ -282,16 +292,16 @@ public final class LoraTrainer implements AutoCloseable {
     float stepSize = (float) (lr / bias1);
     float bias2Root = (float) Math.sqrt(bias2);
     float decay = (float) (1 - lr * settings.weightDecay());
-    i = 0;
+    expAvg.muli(b1).addi(g.mul(1 - b1));
+    expAvgSq.muli(b2).addi(g.square().mul(1 - b2));
+    NDArray denominator = expAvgSq.sqrt().div(bias2Root).add(settings.epsilon());
+    NDList updates = expAvg.div(denominator).mul(stepSize).split(splits); // (P) cut per parameter
+    int i = 0;
     for (NDArray p : parameters.values()) {
-      NDArray g = clip < 1f ? grads[i].mul(clip) : grads[i];
-      expAvg[i].muli(b1).addi(g.mul(1 - b1));
-      expAvgSq[i].muli(b2).addi(g.square().mul(1 - b2));
       if (decay != 1f) {
         p.muli(decay);
       }
-      NDArray denominator = expAvgSq[i].sqrt().div(bias2Root).add(settings.epsilon());
-      p.subi(expAvg[i].div(denominator).mul(stepSize));
+      p.subi(updates.get(i).reshape(shapes[i]));
       i++;
     }
     zeroGradients();
@@ -527,13 +537,17 @@ public final class LoraTrainer implements AutoCloseable {
   /** AdamW moments as safetensors: {@code <PEFT key>.exp_avg} and {@code <PEFT key>.exp_avg_sq}. */
   public synchronized byte[] optimizerStateSafetensors() {
     Map<String, NDArray> state = new LinkedHashMap<>();
+    float[] avg = expAvg.toFloatArray();
+    float[] avgSq = expAvgSq.toFloatArray();
+    Map<String, SafeTensors.FloatSlice> slices = new LinkedHashMap<>();
     int i = 0;
     for (String key : parameters.keySet()) {
-      state.put(key + EXP_AVG, expAvg[i]);
-      state.put(key + EXP_AVG_SQ, expAvgSq[i]);
+      int from = i == 0 ? 0 : Math.toIntExact(splits[i - 1]);
+      slices.put(key + EXP_AVG, new SafeTensors.FloatSlice(avg, from, shapes[i]));
+      slices.put(key + EXP_AVG_SQ, new SafeTensors.FloatSlice(avgSq, from, shapes[i]));
       i++;
     }
-    return SafeTensors.toBytes(state);
+    return SafeTensors.slicesToBytes(slices);
   }
 
   /**
@@ -546,21 +560,23 @@ public final class LoraTrainer implements AutoCloseable {
     }
     try (NDManager scratch = manager.newSubManager()) {
       Map<String, NDArray> state = SafeTensors.fromBytes(safetensors, scratch);
-      float[][] avg = new float[expAvg.length][];
-      float[][] avgSq = new float[expAvg.length][];
+      int values = Math.toIntExact(expAvg.getShape().size());
+      float[] avg = new float[values];
+      float[] avgSq = new float[values];
       int i = 0;
       for (String key : parameters.keySet()) {
-        avg[i] = moment(state, key + EXP_AVG, expAvg[i].getShape());
-        avgSq[i] = moment(state, key + EXP_AVG_SQ, expAvg[i].getShape());
+        int from = i == 0 ? 0 : Math.toIntExact(splits[i - 1]);
+        float[] a = moment(state, key + EXP_AVG, shapes[i]);
+        System.arraycopy(a, 0, avg, from, a.length);
+        float[] b = moment(state, key + EXP_AVG_SQ, shapes[i]);
+        System.arraycopy(b, 0, avgSq, from, b.length);
         i++;
       }
       if (!state.isEmpty()) {
         throw new ModelLoadException("optimizer state has unexpected tensors " + state.keySet());
       }
-      for (i = 0; i < expAvg.length; i++) {
-        expAvg[i].set(avg[i]);
-        expAvgSq[i].set(avgSq[i]);
-      }
+      expAvg.set(avg);
+      expAvgSq.set(avgSq);
     }
     this.step = step;
   }

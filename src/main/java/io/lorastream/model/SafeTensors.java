@@ -267,7 +267,7 @@ public final class SafeTensors {
   /** An F32 safetensors file of {@code tensors}, keys sorted; equal inputs give equal bytes. */
   public static byte[] toBytes(Map<String, NDArray> tensors) {
     TreeMap<String, NDArray> sorted = new TreeMap<>(tensors);
-    byte[] header = header(sorted);
+    byte[] header = header(shapesOf(sorted));
     long size = header.length;
     for (NDArray array : sorted.values()) {
       size += array.getShape().size() * 4L;
@@ -281,6 +281,42 @@ public final class SafeTensors {
     int at = header.length;
     for (NDArray array : sorted.values()) {
       at += copyLittleEndian(array, out, at);
+    }
+    return out;
+  }
+
+  /** {@code shape.size()} floats of {@code data} from {@code offset} on: one tensor of a flat array. */
+  public record FloatSlice(float[] data, int offset, Shape shape) {
+    public FloatSlice {
+      if (offset < 0 || offset + shape.size() > data.length) {
+        throw new IllegalArgumentException("a slice of " + shape.size() + " floats from " + offset
+            + " does not fit in " + data.length);
+      }
+    }
+  }
+
+  /**
+   * As {@link #toBytes} for tensors held as slices of Java arrays (keys sorted; equal inputs
+   * give equal bytes, the same bytes as the tensors themselves would give).
+   */
+  public static byte[] slicesToBytes(Map<String, FloatSlice> slices) {
+    TreeMap<String, Shape> shapes = new TreeMap<>();
+    slices.forEach((key, slice) -> shapes.put(key, slice.shape()));
+    byte[] header = header(shapes);
+    long size = header.length;
+    for (FloatSlice slice : slices.values()) {
+      size += slice.shape().size() * 4L;
+    }
+    if (size > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException("tensors of " + size + " bytes do not fit in one array");
+    }
+    byte[] out = Arrays.copyOf(header, (int) size);
+    int at = header.length;
+    for (String key : shapes.keySet()) {
+      FloatSlice slice = slices.get(key);
+      int n = Math.toIntExact(slice.shape().size());
+      ByteBuffer.wrap(out, at, n * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(slice.data(), slice.offset(), n);
+      at += n * 4;
     }
     return out;
   }
@@ -303,7 +339,7 @@ public final class SafeTensors {
     try (OutputStream out =
         new java.io.BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
       TreeMap<String, NDArray> sorted = new TreeMap<>(tensors);
-      out.write(header(sorted));
+      out.write(header(shapesOf(sorted)));
       for (NDArray array : sorted.values()) {
         float[] values = floats(array);
         ByteBuffer buf = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
@@ -315,21 +351,27 @@ public final class SafeTensors {
     }
   }
 
+  private static TreeMap<String, Shape> shapesOf(TreeMap<String, NDArray> sorted) {
+    TreeMap<String, Shape> shapes = new TreeMap<>();
+    sorted.forEach((key, array) -> shapes.put(key, array.getShape()));
+    return shapes;
+  }
+
   /**
    * The 8-byte little-endian header length and the JSON header of {@code sorted} as F32 tensors in
    * that order, padded with spaces so the data section starts 8-byte aligned, as the reference
    * writer does.
    */
-  private static byte[] header(TreeMap<String, NDArray> sorted) throws UncheckedIOException {
+  private static byte[] header(TreeMap<String, Shape> sorted) throws UncheckedIOException {
     ObjectNode header = JSON.createObjectNode();
     header.putObject("__metadata__").put("format", "pt");
     long offset = 0;
-    for (Map.Entry<String, NDArray> e : sorted.entrySet()) {
-      long bytes = e.getValue().getShape().size() * 4L;
+    for (Map.Entry<String, Shape> e : sorted.entrySet()) {
+      long bytes = e.getValue().size() * 4L;
       ObjectNode t = header.putObject(e.getKey());
       t.put("dtype", "F32");
       var shape = t.putArray("shape");
-      for (long d : e.getValue().getShape().getShape()) {
+      for (long d : e.getValue().getShape()) {
         shape.add(d);
       }
       t.putArray("data_offsets").add(offset).add(offset + bytes);

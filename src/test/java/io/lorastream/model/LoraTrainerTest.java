@@ -88,6 +88,77 @@ class LoraTrainerTest {
     assertThat(results[1]).isEqualTo(results[0]);
   }
 
+  /**
+   * The AdamW update against a plain Java AdamW (PyTorch's: decoupled weight decay, bias-corrected
+   * moments, eps outside the square root) on the step's own gradients, with the global gradient
+   * norm clipped (max norm far below the gradients' norm) and weight decay on, over three steps so
+   * the moments carry over; the optimizer state written in between must hold the same moments.
+   */
+  @Test
+  void adamWStepsMatchAReferenceWithClippingAndWeightDecay() {
+    TrainingSettings settings = new TrainingSettings(1e-2f, 0.9f, 0.99f, 1e-8f, 0.1f, 1e-3f, 256, 0L, true);
+    LoraConfig config = new LoraConfig(4, 8f, List.of("q_proj", "v_proj", "up_proj"), 0f, false);
+    try (LoraAdapter adapter = LoraAdapter.initialise(base, config, 21);
+        LoraTrainer trainer = new LoraTrainer(base, adapter, settings)) {
+      List<String> keys = List.copyOf(adapter.peftTensors().keySet());
+      java.util.Map<String, double[]> m = new java.util.HashMap<>();
+      java.util.Map<String, double[]> v = new java.util.HashMap<>();
+      for (int t = 1; t <= 3; t++) {
+        List<TrainingPair> batch = t == 2 ? CAPITAL : MIXED;
+        java.util.Map<String, float[]> grads = trainer.gradients(batch);
+        java.util.Map<String, float[]> before = new java.util.HashMap<>();
+        adapter.peftTensors().forEach((k, a) -> before.put(k, a.toFloatArray()));
+        double squared = 0;
+        for (float[] g : grads.values()) {
+          for (float x : g) {
+            squared += (double) x * x;
+          }
+        }
+        double norm = Math.sqrt(squared);
+        assertThat(norm).as("clipping is exercised").isGreaterThan(settings.maxGradNorm());
+        double clip = settings.maxGradNorm() / (norm + 1e-6);
+        trainer.step(batch);
+        double bias1 = 1 - Math.pow(settings.beta1(), t);
+        double bias2 = 1 - Math.pow(settings.beta2(), t);
+        double largest = 0;
+        double worst = 0;
+        for (String key : keys) {
+          float[] g = grads.get(key);
+          float[] p0 = before.get(key);
+          float[] p1 = adapter.peftTensors().get(key).toFloatArray();
+          double[] mk = m.computeIfAbsent(key, k -> new double[g.length]);
+          double[] vk = v.computeIfAbsent(key, k -> new double[g.length]);
+          for (int i = 0; i < g.length; i++) {
+            double gi = g[i] * clip;
+            mk[i] = settings.beta1() * mk[i] + (1 - settings.beta1()) * gi;
+            vk[i] = settings.beta2() * vk[i] + (1 - settings.beta2()) * gi * gi;
+            double expected = p0[i] * (1 - settings.learningRate() * settings.weightDecay())
+                - settings.learningRate() / bias1 * mk[i] / (Math.sqrt(vk[i]) / Math.sqrt(bias2) + settings.epsilon());
+            largest = Math.max(largest, Math.abs(expected - p0[i]));
+            worst = Math.max(worst, Math.abs(p1[i] - expected));
+          }
+        }
+        assertThat(largest).as("step %d moved the weights", t).isGreaterThan(1e-4);
+        assertThat(worst).as("step %d: largest difference from the reference", t).isLessThan(1e-6);
+      }
+      // The moments written to the optimizer state are the reference's too.
+      try (ai.djl.ndarray.NDManager scratch = base.manager().newSubManager()) {
+        java.util.Map<String, ai.djl.ndarray.NDArray> state =
+            SafeTensors.fromBytes(trainer.optimizerStateSafetensors(), scratch);
+        assertThat(state).hasSize(2 * keys.size());
+        for (String key : keys) {
+          float[] avg = state.get(key + ".exp_avg").toFloatArray();
+          float[] avgSq = state.get(key + ".exp_avg_sq").toFloatArray();
+          assertThat(state.get(key + ".exp_avg").getShape()).isEqualTo(adapter.peftTensors().get(key).getShape());
+          for (int i = 0; i < avg.length; i++) { // relative: float sums (the norm) against double ones
+            assertThat(Math.abs(avg[i] - m.get(key)[i])).isLessThanOrEqualTo(1e-3 * Math.abs(m.get(key)[i]) + 1e-20);
+            assertThat(Math.abs(avgSq[i] - v.get(key)[i])).isLessThanOrEqualTo(1e-3 * v.get(key)[i] + 1e-20);
+          }
+        }
+      }
+    }
+  }
+
   @Test
   void resumingFromCheckpointContinuesExactly() {
     LoraConfig config = new LoraConfig(4, 8f, List.of("q_proj", "v_proj", "up_proj"), 0f, false);
