@@ -517,15 +517,19 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
    */
   private void writeCheckpoint(TenantState state, byte[] weights, long now) {
     String topic = topics.checkpoints().name();
+    Long weightsVersion = null;
     for (PublishedVersion version : state.unwrittenVersions()) {
       output.producer().send(new ProducerRecord<>(topic, Topics.keptVersionKey(state.tenant, version.getVersion()),
           AvroCodec.KEPT_VERSION.encode(TenantStates.keptVersion(state.tenant, version))));
+      if (version.getWeights().hasArray() && version.getWeights().array() == weights) {
+        weightsVersion = version.getVersion(); // published in this step: its record holds the weights
+      }
     }
     for (long dropped : state.droppedVersions()) {
       output.producer().send(new ProducerRecord<>(topic, Topics.keptVersionKey(state.tenant, dropped), null));
     }
     state.versionRecordsWritten();
-    AdapterCheckpoint checkpoint = states.checkpoint(state, weights, now);
+    AdapterCheckpoint checkpoint = states.checkpoint(state, weights, weightsVersion, now);
     output.producer().send(new ProducerRecord<>(topics.checkpoints().name(), state.tenant,
         AvroCodec.ADAPTER_CHECKPOINT.encode(checkpoint)));
     state.lastCheckpoint = checkpoint;

@@ -60,7 +60,7 @@ final class TenantStates {
     LoraConfig lora = new LoraConfig(checkpoint.getRank(), checkpoint.getAlpha(),
         List.copyOf(checkpoint.getTargetModules()), settings.lora().dropout(), checkpoint.getUseRslora(),
         checkpoint.getLayersToTransform() == null ? null : List.copyOf(checkpoint.getLayersToTransform()));
-    LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Bytes.of(checkpoint.getWeights()), lora, base);
+    LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(weightsOf(checkpoint, versions), lora, base);
     TrainingSettings training = settings.training();
     LoraTrainer trainer = new LoraTrainer(base, adapter, training);
     trainer.restoreOptimizerState(Bytes.of(checkpoint.getOptimizerState()), checkpoint.getStep());
@@ -88,6 +88,22 @@ final class TenantStates {
     return state;
   }
 
+  /** The checkpoint's current weights: its own, or those of the kept version it names. */
+  private static byte[] weightsOf(AdapterCheckpoint checkpoint, KeptVersionWeights versions) {
+    Long version = checkpoint.getWeightsVersion();
+    if (version == null) {
+      return Bytes.of(checkpoint.getWeights());
+    }
+    String digest = checkpoint.getKeptVersions().stream().filter(v -> v.getVersion() == version)
+        .map(KeptVersionInfo::getWeightsSha256).findFirst().orElse(null);
+    Optional<KeptVersion> kept = versions.find(version);
+    if (kept.isEmpty() || !kept.get().getWeightsSha256().equals(digest)) {
+      throw new IllegalStateException("checkpoint of tenant " + checkpoint.getTenant() + " names the weights of kept "
+          + "version " + version + ", whose record " + (kept.isEmpty() ? "is missing" : "does not match its digest"));
+    }
+    return Bytes.of(kept.get().getWeights());
+  }
+
   /**
    * A state that continues {@code current}'s bookkeeping (offsets, versions, holdout) from other
    * weights with a fresh optimizer: a rollback or an imported adapter. {@code current} is not closed.
@@ -104,6 +120,15 @@ final class TenantStates {
   }
 
   AdapterCheckpoint checkpoint(TenantState state, byte[] weights, long nowMillis) {
+    return checkpoint(state, weights, null, nowMillis);
+  }
+
+  /**
+   * As {@link #checkpoint(TenantState, byte[], long)}; with {@code weightsVersion} set, the weights
+   * are left out and named by that kept version, whose record the same transaction writes (a step
+   * that publishes writes its 434 KB of all-linear weights once, not twice).
+   */
+  AdapterCheckpoint checkpoint(TenantState state, byte[] weights, Long weightsVersion, long nowMillis) {
     LoraConfig lora = state.adapter.config();
     return AdapterCheckpoint.newBuilder()
         .setTenant(state.tenant)
@@ -114,7 +139,8 @@ final class TenantStates {
         .setTargetModules(List.copyOf(lora.targetModules()))
         .setUseRslora(lora.useRslora())
         .setLayersToTransform(lora.layersToTransform())
-        .setWeights(ByteBuffer.wrap(weights))
+        .setWeights(ByteBuffer.wrap(weightsVersion == null ? weights : new byte[0]))
+        .setWeightsVersion(weightsVersion)
         .setOptimizerState(ByteBuffer.wrap(state.trainer.optimizerStateSafetensors()))
         .setRngState(settings.seed())
         .setTrainedThrough(offsets(state))

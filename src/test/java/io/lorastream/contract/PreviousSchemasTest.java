@@ -94,6 +94,28 @@ class PreviousSchemasTest {
     assertThat(decoded.getKeptVersions()).isEmpty();
   }
 
+  @Test
+  void checkpointWrittenBeforeWeightsVersionCarriesItsOwnWeights() throws Exception {
+    Schema v4 = PreviousSchemas.of(AdapterCheckpoint.class).get(3);
+    assertThat(v4.getField("weightsVersion")).isNull();
+    AdapterCheckpoint current = SampleRecords.checkpoint("acme");
+    // The v4 fields are the current ones less the last, so the record writes itself under v4.
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.write(0xC3);
+    out.write(0x01);
+    long fp = SchemaNormalization.parsingFingerprint64(v4);
+    for (int i = 0; i < 8; i++) {
+      out.write((int) (fp >>> (8 * i)));
+    }
+    BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(out, null);
+    new org.apache.avro.specific.SpecificDatumWriter<AdapterCheckpoint>(v4,
+        org.apache.avro.specific.SpecificData.getForClass(AdapterCheckpoint.class)).write(current, encoder);
+    encoder.flush();
+    AdapterCheckpoint decoded = AvroCodec.ADAPTER_CHECKPOINT.decode(out.toByteArray());
+    assertThat(decoded.getWeightsVersion()).isNull();
+    assertThat(decoded.getWeights()).isEqualTo(current.getWeights());
+  }
+
   /** Single-object encoding (magic C3 01, fingerprint little-endian, body) under {@code schema}. */
   private static byte[] singleObject(Schema schema, GenericRecord record) throws Exception {
     ByteArrayOutputStream out = new ByteArrayOutputStream();

@@ -108,6 +108,15 @@ class ContinualTrainerQualityTest {
       assertThat(metrics.snapshotsGated.labelValues("holdout").get() - gatedBefore).isEqualTo(4);
       // The holdout set is part of the checkpoint, so it survives a restart.
       assertThat(newest.getHoldout()).extracting(h -> h.getId()).containsExactly("h-0", "h-1", "h-2", "h-3");
+      // A step that published names the version's record for its weights instead of writing them
+      // again; a withheld candidate's checkpoint carries its own.
+      assertThat(checkpoints).filteredOn(c -> c.getWeightsVersion() != null).isNotEmpty()
+          .allSatisfy(c -> {
+            assertThat(c.getWeightsVersion()).isEqualTo(c.getPublishedVersion());
+            assertThat(c.getWeights().remaining()).isZero();
+          });
+      assertThat(newest.getWeightsVersion()).isNull();
+      assertThat(newest.getWeights().remaining()).isPositive();
     }
   }
 

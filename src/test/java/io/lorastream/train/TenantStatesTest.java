@@ -1,6 +1,7 @@
 package io.lorastream.train;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.lorastream.avro.AdapterCheckpoint;
 import io.lorastream.avro.KeptVersion;
@@ -76,6 +77,30 @@ class TenantStatesTest {
       assertThat(Bytes.of(restored.recentVersion(3).orElseThrow().getWeights())).containsExactly(3, 3);
       assertThat(restored.unwrittenVersions()).isEmpty();
     }
+  }
+
+  @Test
+  void aCheckpointThatNamesAKeptVersionForItsWeightsIsRestoredFromThatVersionsRecord() {
+    TenantStates states = new TenantStates(base, SETTINGS);
+    byte[] weights;
+    AdapterCheckpoint checkpoint;
+    try (TenantState state = states.fresh("acme")) {
+      weights = state.adapter.toPeftSafetensors();
+      state.rememberVersion(version(1, weights), 2);
+      checkpoint = states.checkpoint(state, weights, 1L, 0);
+    }
+    assertThat(checkpoint.getWeights().remaining()).isZero();
+    assertThat(checkpoint.getWeightsVersion()).isEqualTo(1L);
+    KeptVersion v1 = TenantStates.keptVersion("acme", version(1, weights));
+
+    try (TenantState restored = states.restore(checkpoint, v -> v == 1L ? Optional.of(v1) : Optional.empty())) {
+      assertThat(restored.adapter.toPeftSafetensors()).isEqualTo(weights);
+    }
+    assertThatThrownBy(() -> states.restore(checkpoint, KeptVersionWeights.NONE))
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("kept version 1").hasMessageContaining("missing");
+    KeptVersion wrong = TenantStates.keptVersion("acme", version(1, new byte[] {9}));
+    assertThatThrownBy(() -> states.restore(checkpoint, v -> Optional.of(wrong)))
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("digest");
   }
 
   @Test
