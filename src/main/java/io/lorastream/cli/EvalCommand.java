@@ -65,6 +65,10 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--batch-size", description = "Trainer micro-batch size (default: the trainer's).")
   Integer batchSize;
 
+  @Option(names = "--batch-max-wait-ms",
+      description = "A partial micro-batch trains after this wait, in ms (default: the trainer's).")
+  Long batchMaxWaitMs;
+
   @Option(names = "--learning-rate", description = "LoRA learning rate (default: the trainer's).")
   Float learningRate;
 
@@ -142,8 +146,9 @@ final class EvalCommand implements Callable<Integer> {
 
   private EvalReport runPipeline() throws Exception {
     TrainerSettings trainer = TrainerSettings.defaults();
-    if (batchSize != null) {
-      trainer = trainer.withBatching(batchSize, trainer.batchMaxWait());
+    if (batchSize != null || batchMaxWaitMs != null) {
+      trainer = trainer.withBatching(batchSize != null ? batchSize : trainer.batchSize(),
+          batchMaxWaitMs != null ? Duration.ofMillis(batchMaxWaitMs) : trainer.batchMaxWait());
     }
     if (learningRate != null) {
       trainer = trainer.withTraining(trainer.training().withLearningRate(learningRate));

@@ -59,7 +59,7 @@ public record EvalReport(String mode, int tenants, int examplesPerTenant, double
       settings.put("lora_rank", trainer.lora().rank()).put("lora_alpha", trainer.lora().alpha())
           .put("lora_targets", String.join(",", trainer.lora().targetModules()))
           .put("learning_rate", trainer.training().learningRate()).put("batch_size", trainer.batchSize())
-          .put("batch_max_wait_ms", trainer.batchMaxWait().toMillis())
+          .put("batch_max_wait_ms", trainer.batchMaxWait().toMillis()).put("max_fused_rows", trainer.maxFusedRows())
           .put("publish_every_steps", trainer.publishEverySteps())
           .put("gate_canary_margin", trainer.gate().canaryMargin())
           .put("gate_holdout_margin", trainer.gate().holdoutMargin())
