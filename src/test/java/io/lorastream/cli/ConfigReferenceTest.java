@@ -43,7 +43,8 @@ class ConfigReferenceTest {
     String reference = ConfigReference.markdown();
     CommandLine root = Main.commandLine(new ConfigDefaults(Map.of(), new Properties(), Path.of("none")));
     assertEveryOptionListed(root, reference);
-    assertThat(reference).contains("| `--batch-max-wait-ms` | `LORASTREAM_BATCH_MAX_WAIT_MS` | `1000` |",
+    assertThat(reference).contains(
+        "| `--batch-max-wait-ms` | `LORASTREAM_TRAINER_BATCH_MAX_WAIT_MS` or `LORASTREAM_BATCH_MAX_WAIT_MS` | `1000` |",
         "| `--port` | `LORASTREAM_GATEWAY_PORT` or `LORASTREAM_PORT` | `8080` |",
         "| `--kafka-property` | flag only |");
   }
