@@ -56,6 +56,9 @@ public final class LoraTrainer implements AutoCloseable {
     this.settings = settings;
     this.manager = NDManager.newBaseManager(base.manager().getDevice());
     this.parameters = adapter.peftTensors();
+    if (parameters.isEmpty()) {
+      throw new IllegalArgumentException("the adapter has no trainable parameters");
+    }
     this.shapes = new Shape[parameters.size()];
     this.splits = new long[parameters.size() - 1];
     long values = 0;
