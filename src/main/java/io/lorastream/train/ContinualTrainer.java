@@ -60,10 +60,6 @@ import org.slf4j.LoggerFactory;
  * something other than ingest writes its input topic. Control records ({@link AdapterControls}) on
  * the input topic roll a tenant back or import an adapter, in order with its examples.
  *
- * <p>Cycles: a cycle takes the ready micro-batches in the batcher's fair order up to one fused
- * step's worth of examples ({@link #cycleExamples}); the others wait, first in line, for the next
- * cycle, which polls without waiting.
- *
  * <p>Fused steps: the micro-batches ready in one cycle (at most one per tenant, in the batcher's
  * fair order) train together in {@link FusedLoraTrainer} steps, one forward and backward pass for
  * all their rows, each tenant with its own adapter and AdamW step; consecutive batches in that
@@ -186,13 +182,11 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       log.info("trainer {} consuming {} (batch {} examples or {} ms)", settings.instanceId(), inputTopic,
           settings.batchSize(), settings.batchMaxWait().toMillis());
       while (running) {
-        // Ready batches left from the last cycle: look for new records without waiting.
-        Duration wait = batcher.hasReady(System.currentTimeMillis()) ? Duration.ZERO : POLL;
-        for (ConsumerRecord<String, byte[]> record : consumer.poll(wait)) {
+        for (ConsumerRecord<String, byte[]> record : consumer.poll(POLL)) {
           accept(record);
         }
         updateLag();
-        List<MicroBatch> ready = batcher.takeReady(System.currentTimeMillis(), cycleExamples());
+        List<MicroBatch> ready = batcher.takeReady(System.currentTimeMillis());
         if (!ready.isEmpty() || !pendingDeadLetters.isEmpty() || !pendingControls.isEmpty()
             || !holdoutChanged.isEmpty()) {
           commitCycle(ready);
@@ -212,15 +206,6 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       gate.close();
       log.info("trainer {} stopped", settings.instanceId());
     }
-  }
-
-  /**
-   * Examples one cycle (one transaction) trains at most: one fused step's worth, and at least one
-   * full micro-batch. Ready batches beyond it stay buffered, first in line for the next cycle, so
-   * under a backlog the examples trained first are published without waiting for the rest.
-   */
-  private int cycleExamples() {
-    return Math.max(settings.maxFusedRows(), settings.batchSize());
   }
 
   private void accept(ConsumerRecord<String, byte[]> record) {

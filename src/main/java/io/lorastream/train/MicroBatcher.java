@@ -37,27 +37,13 @@ final class MicroBatcher {
 
   /** One micro-batch for each tenant that is ready at {@code nowMillis}, removed from the buffers. */
   List<MicroBatch> takeReady(long nowMillis) {
-    return takeReady(nowMillis, Integer.MAX_VALUE);
-  }
-
-  /**
-   * As {@link #takeReady(long)}, but the batches taken hold at most {@code maxExamples} examples in
-   * all (the first ready batch is taken whatever its size). Taking stops at the first ready batch
-   * that does not fit: it and the ready tenants after it keep their place, first in line for the
-   * next call.
-   */
-  List<MicroBatch> takeReady(long nowMillis, int maxExamples) {
     List<MicroBatch> ready = new ArrayList<>();
     List<String> served = new ArrayList<>();
-    int taken = 0;
     for (Map.Entry<String, Deque<PendingExample>> entry : buffers.entrySet()) {
       Deque<PendingExample> buffer = entry.getValue();
-      if (isReady(buffer, nowMillis)) {
-        int size = Math.min(batchSize, buffer.size());
-        if (!ready.isEmpty() && taken + size > maxExamples) {
-          break;
-        }
-        taken += size;
+      boolean full = buffer.size() >= batchSize;
+      boolean old = !buffer.isEmpty() && nowMillis - buffer.peekFirst().receivedAtMillis() >= maxWaitMillis;
+      if (full || old) {
         List<PendingExample> batch = new ArrayList<>(batchSize);
         while (batch.size() < batchSize && !buffer.isEmpty()) {
           batch.add(buffer.pollFirst());
@@ -73,21 +59,6 @@ final class MicroBatcher {
       }
     }
     return ready;
-  }
-
-  /** True when some tenant's micro-batch is ready at {@code nowMillis}. */
-  boolean hasReady(long nowMillis) {
-    for (Deque<PendingExample> buffer : buffers.values()) {
-      if (isReady(buffer, nowMillis)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private boolean isReady(Deque<PendingExample> buffer, long nowMillis) {
-    return buffer.size() >= batchSize
-        || (!buffer.isEmpty() && nowMillis - buffer.peekFirst().receivedAtMillis() >= maxWaitMillis);
   }
 
   /**

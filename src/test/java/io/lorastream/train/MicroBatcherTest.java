@@ -51,28 +51,6 @@ class MicroBatcherTest {
   }
 
   @Test
-  void aLimitedTakeLeavesTheRestInLineAndTheirOffsetsUncommittable() {
-    MicroBatcher batcher = new MicroBatcher(2, Duration.ofMillis(100));
-    batcher.add(example("a", P0, 0, 0));
-    batcher.add(example("b", P0, 1, 0));
-    batcher.add(example("b", P0, 2, 0));
-    batcher.add(example("c", P0, 3, 0));
-    batcher.add(example("d", P0, 4, 0));
-    assertThat(batcher.hasReady(100)).isTrue();
-
-    // a (1 example) and b (2) make 3; c would make 4 > 3, so taking stops there.
-    assertThat(batcher.takeReady(100, 3)).extracting(MicroBatch::tenant).containsExactly("a", "b");
-    assertThat(batcher.oldestOffset(P0)).as("c and d are still buffered").hasValue(3);
-    // The first ready batch is taken even when it alone exceeds the limit.
-    assertThat(batcher.takeReady(100, 0)).extracting(MicroBatch::tenant).containsExactly("c");
-    batcher.add(example("a", P0, 5, 100));
-    // d waited longest: it comes before a's new example.
-    assertThat(batcher.takeReady(200, 1)).extracting(MicroBatch::tenant).containsExactly("d");
-    assertThat(batcher.takeReady(200, 1)).extracting(MicroBatch::tenant).containsExactly("a");
-    assertThat(batcher.hasReady(200)).isFalse();
-  }
-
-  @Test
   void oldestOffsetLimitsWhatMayBeCommitted() {
     MicroBatcher batcher = new MicroBatcher(2, Duration.ofMillis(100));
     batcher.add(example("a", P0, 5, 0));
