@@ -267,22 +267,7 @@ public final class SafeTensors {
   /** An F32 safetensors file of {@code tensors}, keys sorted; equal inputs give equal bytes. */
   public static byte[] toBytes(Map<String, NDArray> tensors) {
     TreeMap<String, NDArray> sorted = new TreeMap<>(tensors);
-    byte[] header = header(shapesOf(sorted));
-    long size = header.length;
-    for (NDArray array : sorted.values()) {
-      size += array.getShape().size() * 4L;
-    }
-    if (size > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException("tensors of " + size + " bytes do not fit in one array; write a file");
-    }
-    // One array of the exact size, each tensor's floats copied into it once: these are written for
-    // every tenant on every training step (weights, optimizer state).
-    byte[] out = Arrays.copyOf(header, (int) size);
-    int at = header.length;
-    for (NDArray array : sorted.values()) {
-      at += copyLittleEndian(array, out, at);
-    }
-    return out;
+    return f32Bytes(shapesOf(sorted), (key, out, at) -> copyLittleEndian(sorted.get(key), out, at));
   }
 
   /** {@code shape.size()} floats of {@code data} from {@code offset} on: one tensor of a flat array. */
@@ -293,6 +278,13 @@ public final class SafeTensors {
             + " does not fit in " + data.length);
       }
     }
+
+    /** Copies the slice as little-endian F32 into {@code out} at {@code at}; returns the bytes written. */
+    int copyInto(byte[] out, int at) {
+      int n = Math.toIntExact(shape.size());
+      ByteBuffer.wrap(out, at, n * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(data, offset, n);
+      return n * 4;
+    }
   }
 
   /**
@@ -302,21 +294,33 @@ public final class SafeTensors {
   public static byte[] slicesToBytes(Map<String, FloatSlice> slices) {
     TreeMap<String, Shape> shapes = new TreeMap<>();
     slices.forEach((key, slice) -> shapes.put(key, slice.shape()));
+    return f32Bytes(shapes, (key, out, at) -> slices.get(key).copyInto(out, at));
+  }
+
+  /** Writes one tensor's data into a file's bytes at {@code at}; returns the bytes written. */
+  @FunctionalInterface
+  private interface TensorData {
+    int copy(String key, byte[] out, int at);
+  }
+
+  /**
+   * A file of F32 tensors of {@code shapes}, in key order, as one array of the exact size, each
+   * tensor's data copied into it once ({@code data}): these are written for every tenant on every
+   * training step (weights, optimizer state).
+   */
+  private static byte[] f32Bytes(TreeMap<String, Shape> shapes, TensorData data) {
     byte[] header = header(shapes);
     long size = header.length;
-    for (FloatSlice slice : slices.values()) {
-      size += slice.shape().size() * 4L;
+    for (Shape shape : shapes.values()) {
+      size += shape.size() * 4L;
     }
     if (size > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException("tensors of " + size + " bytes do not fit in one array");
+      throw new IllegalArgumentException("tensors of " + size + " bytes do not fit in one array; write a file");
     }
     byte[] out = Arrays.copyOf(header, (int) size);
     int at = header.length;
     for (String key : shapes.keySet()) {
-      FloatSlice slice = slices.get(key);
-      int n = Math.toIntExact(slice.shape().size());
-      ByteBuffer.wrap(out, at, n * 4).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(slice.data(), slice.offset(), n);
-      at += n * 4;
+      at += data.copy(key, out, at);
     }
     return out;
   }

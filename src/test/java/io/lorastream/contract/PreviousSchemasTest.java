@@ -100,24 +100,20 @@ class PreviousSchemasTest {
     assertThat(v4.getField("weightsVersion")).isNull();
     AdapterCheckpoint current = SampleRecords.checkpoint("acme");
     // The v4 fields are the current ones less the last, so the record writes itself under v4.
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    out.write(0xC3);
-    out.write(0x01);
-    long fp = SchemaNormalization.parsingFingerprint64(v4);
-    for (int i = 0; i < 8; i++) {
-      out.write((int) (fp >>> (8 * i)));
-    }
-    BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(out, null);
-    new org.apache.avro.specific.SpecificDatumWriter<AdapterCheckpoint>(v4,
-        org.apache.avro.specific.SpecificData.getForClass(AdapterCheckpoint.class)).write(current, encoder);
-    encoder.flush();
-    AdapterCheckpoint decoded = AvroCodec.ADAPTER_CHECKPOINT.decode(out.toByteArray());
+    AdapterCheckpoint decoded = AvroCodec.ADAPTER_CHECKPOINT.decode(singleObject(v4, current,
+        new org.apache.avro.specific.SpecificDatumWriter<>(v4,
+            org.apache.avro.specific.SpecificData.getForClass(AdapterCheckpoint.class))));
     assertThat(decoded.getWeightsVersion()).isNull();
     assertThat(decoded.getWeights()).isEqualTo(current.getWeights());
   }
 
   /** Single-object encoding (magic C3 01, fingerprint little-endian, body) under {@code schema}. */
   private static byte[] singleObject(Schema schema, GenericRecord record) throws Exception {
+    return singleObject(schema, record, new GenericDatumWriter<>(schema));
+  }
+
+  private static <T> byte[] singleObject(Schema schema, T record, org.apache.avro.io.DatumWriter<T> writer)
+      throws Exception {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     out.write(0xC3);
     out.write(0x01);
@@ -126,7 +122,7 @@ class PreviousSchemasTest {
       out.write((int) (fp >>> (8 * i)));
     }
     BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(out, null);
-    new GenericDatumWriter<GenericRecord>(schema).write(record, encoder);
+    writer.write(record, encoder);
     encoder.flush();
     return out.toByteArray();
   }
