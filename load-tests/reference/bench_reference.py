@@ -136,12 +136,17 @@ class Llama32:
 
 
 BUDGET_MS = [float("inf")]
+WARMUP_MS = [0.0]
 
 
 def timed(fn, warmup, iters):
-    """ms of each timed call; stops early, once two are in, after BUDGET_MS of timed calls."""
-    for _ in range(warmup):
+    """ms of each timed call, after `warmup` calls and at least WARMUP_MS of them; stops early,
+    once two are in, after BUDGET_MS of timed calls."""
+    until = time.perf_counter() + WARMUP_MS[0] / 1000.0
+    done = 0
+    while done < warmup or time.perf_counter() < until:
         fn()
+        done += 1
     out = []
     while len(out) < iters and (len(out) < 2 or sum(out) < BUDGET_MS[0]):
         t0 = time.perf_counter()
@@ -168,8 +173,11 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--budget-ms", type=float, default=float("inf"),
                     help="stop a timed loop after this many ms once two iterations are in")
+    ap.add_argument("--warmup-ms", type=float, default=0.0,
+                    help="each timed loop first runs for at least this many ms (as the JVM side does)")
     args = ap.parse_args()
     BUDGET_MS[0] = args.budget_ms
+    WARMUP_MS[0] = args.warmup_ms
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -220,7 +228,9 @@ def main():
         for b in [int(s) for s in args.decode_batches.split(",")]:
             prompts = torch.randint(3, vocab, (b, args.prompt), generator=g)
             runs = []
-            for it in range(args.infer_iters + 1):  # the first run warms up
+            warm_until = time.perf_counter() + WARMUP_MS[0] / 1000.0
+            warming = True  # the first run, and more until WARMUP_MS have passed
+            while len(runs) < args.infer_iters:
                 if len(runs) >= 2 and sum(runs) > BUDGET_MS[0]:
                     break
                 cache = []
@@ -231,7 +241,9 @@ def main():
                     if i + 1 < args.decode_tokens:  # the last token needs no forward pass
                         logits = model.forward(token.view(b, 1), args.prompt + i, cache)[:, -1]
                 elapsed = (time.perf_counter() - t0) * 1000.0
-                if it > 0:
+                if warming:
+                    warming = time.perf_counter() < warm_until
+                else:
                     runs.append(elapsed)
             result["decode_ms"][str(b)] = runs
     print(json.dumps(result))

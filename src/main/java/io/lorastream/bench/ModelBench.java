@@ -59,7 +59,11 @@ import org.slf4j.LoggerFactory;
  *       batch 8 ({@link DecodeBatch}; the prompts' prefill is not timed), in generated tokens/s.
  * </ul>
  *
- * Medians over the timed iterations after warm-up; the note gives the minimum too.
+ * Medians over the timed iterations after warm-up; the note gives the minimum too. Each timed
+ * operation first runs for its warm-up count and at least {@code warmUpMs} (1.5 s with
+ * {@code --quick}, else 5 s) on both sides, so that the JVM has compiled the per-token Java code
+ * before timing, as it has in a running server: without it, the few iterations of a quick run
+ * timed mostly interpreted Java around each native call.
  */
 public final class ModelBench implements BenchSuite {
   private static final Logger log = LoggerFactory.getLogger(ModelBench.class);
@@ -117,6 +121,7 @@ public final class ModelBench implements BenchSuite {
   public List<Figure> run(boolean quick) throws Exception {
     List<Figure> figures = new ArrayList<>();
     loopBudgetMs = quick ? 3_000 : 20_000;
+    warmUpMs = quick ? 1_500 : 5_000;
     Engine engine = Engine.getInstance(); // loads the native library
     int defaultThreads = JniUtils.getNumThreads();
     String load = loadAverage();
@@ -290,7 +295,9 @@ public final class ModelBench implements BenchSuite {
         }
         double[] runs = new double[plan.inferIters()];
         int done = 0;
-        for (int it = -1; it < plan.inferIters(); it++) { // the first run warms up
+        long warmUntil = System.nanoTime() + (long) (warmUpMs * 1e6);
+        boolean warming = true; // the first run, and more until warmUpMs have passed
+        while (done < plan.inferIters()) {
           if (done >= 2 && Arrays.stream(runs, 0, done).sum() > loopBudgetMs) {
             break;
           }
@@ -311,7 +318,9 @@ public final class ModelBench implements BenchSuite {
               ms = ms * b * DECODE_TOKENS / Math.max(1, generated);
               log.warn("decode batch {} generated {} tokens, not {}: time scaled", b, generated, b * DECODE_TOKENS);
             }
-            if (it >= 0) {
+            if (warming) {
+              warming = System.nanoTime() < warmUntil;
+            } else {
               runs[done++] = ms;
             }
           }
@@ -394,7 +403,7 @@ public final class ModelBench implements BenchSuite {
         "--prompt", String.valueOf(PROMPT), "--decode-tokens", String.valueOf(DECODE_TOKENS),
         "--decode-batches", "1,8", "--warmup", String.valueOf(plan.trainWarmup()),
         "--iters", String.valueOf(plan.trainIters()), "--infer-iters", String.valueOf(plan.inferIters()),
-        "--budget-ms", String.valueOf(loopBudgetMs));
+        "--budget-ms", String.valueOf(loopBudgetMs), "--warmup-ms", String.valueOf(warmUpMs));
     ProcessBuilder pb = new ProcessBuilder(command);
     pb.environment().put("OMP_NUM_THREADS", String.valueOf(threads));
     pb.environment().put("OPENBLAS_NUM_THREADS", String.valueOf(threads));
@@ -483,9 +492,13 @@ public final class ModelBench implements BenchSuite {
   /** Budget of one timed loop: after it, the loop stops once two iterations are in (keeps --quick short). */
   private static volatile double loopBudgetMs = 20_000;
 
+  /** Least time each timed operation runs before timing, on both sides. */
+  private static volatile double warmUpMs = 5_000;
+
   private static double[] timed(int warmup, int iters, DoubleSupplier body) {
     double sink = 0;
-    for (int i = 0; i < warmup; i++) {
+    long warmUntil = System.nanoTime() + (long) (warmUpMs * 1e6);
+    for (int i = 0; i < warmup || System.nanoTime() < warmUntil; i++) {
       sink += body.getAsDouble();
     }
     double[] ms = new double[iters];
