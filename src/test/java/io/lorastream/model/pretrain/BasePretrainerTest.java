@@ -7,7 +7,9 @@ import io.lorastream.model.SafeTensors;
 import io.lorastream.model.TinyModelFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,6 +33,8 @@ class BasePretrainerTest {
       Path dir = tmp.resolve("m" + run);
       TinyModelFactory.create(dir, 1);
       try (BaseModel base = BaseModel.load(dir)) {
+        Map<String, float[]> initial = new LinkedHashMap<>();
+        base.tensors().forEach((name, array) -> initial.put(name, array.toFloatArray()));
         List<int[]> docs = new ArrayList<>();
         for (String d : new CustomerServiceCorpus(2).documents(50)) {
           docs.add(base.tokenizer().encode(d));
@@ -46,10 +50,28 @@ class BasePretrainerTest {
           assertThat(after).isLessThan(before - 1f);
           assertThat(trainer.step()).isEqualTo(SETTINGS.steps());
         }
+        // Every weight learned, the q/k/v projections (views of one stacked matrix) included:
+        // changed by more than weight decay's common factor.
+        base.tensors().forEach((name, array) ->
+            assertThat(ratioSpread(initial.get(name), array.toFloatArray())).as(name).isGreaterThan(1e-3));
         weights[run] = SafeTensors.toBytes(base.tensors());
       }
     }
     assertThat(weights[1]).isEqualTo(weights[0]);
+  }
+
+  /** max - min over i of after[i] / before[i]: 0 when the weight was only scaled. */
+  private static double ratioSpread(float[] before, float[] after) {
+    double min = Double.MAX_VALUE;
+    double max = -Double.MAX_VALUE;
+    for (int i = 0; i < before.length; i++) {
+      if (Math.abs(before[i]) > 1e-6) {
+        double ratio = (double) after[i] / before[i];
+        min = Math.min(min, ratio);
+        max = Math.max(max, ratio);
+      }
+    }
+    return max - min;
   }
 
   @Test
