@@ -125,7 +125,9 @@ public final class InferenceEngine implements AdapterEvents, AutoCloseable {
         dropCancelled(batch, active);
         List<DecodeBatch.Update> updates;
         try {
+          long start = System.nanoTime();
           updates = batch.step();
+          metrics.gatewayEngineSeconds.labelValues("decode").observe((System.nanoTime() - start) / 1e9);
         } catch (RuntimeException e) {
           log.error("a decode step failed; failing its {} requests", active.size(), e);
           active.values().forEach(job -> finish(job, null, e));
@@ -181,7 +183,11 @@ public final class InferenceEngine implements AdapterEvents, AutoCloseable {
       Thread.currentThread().interrupt();
       running = false;
     }
-    join(batch, active, joining);
+    if (!joining.isEmpty()) {
+      long start = System.nanoTime();
+      join(batch, active, joining);
+      metrics.gatewayEngineSeconds.labelValues("prefill").observe((System.nanoTime() - start) / 1e9);
+    }
   }
 
   /** Admits jobs together; when that fails, one by one, so each invalid job gets its own error. */

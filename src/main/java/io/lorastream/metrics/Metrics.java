@@ -45,6 +45,7 @@ public final class Metrics {
   public final Gauge gatewayAdaptersServed;
   public final Gauge gatewayQueueDepth;
   public final Histogram gatewayBatchRows;
+  public final Histogram gatewayEngineSeconds;
   public final Histogram gatewayTimeToFirstTokenSeconds;
   public final Counter gatewayColdLoads;
   public final Histogram gatewayColdLoadSeconds;
@@ -106,6 +107,11 @@ public final class Metrics {
     gatewayBatchRows = Histogram.builder().name("lorastream_gateway_batch_rows")
         .help("Rows (requests) decoded together in one step")
         .classicUpperBounds(1, 2, 4, 8, 16, 32, 64, 128).register(registry);
+    gatewayEngineSeconds = Histogram.builder().name("lorastream_gateway_engine_seconds")
+        .help("Time of the model thread's work items: phase=prefill (the prompts admitted together) or "
+            + "phase=decode (one step of every running row)")
+        .labelNames("phase").classicUpperBounds(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+        .register(registry);
     gatewayTimeToFirstTokenSeconds = Histogram.builder().name("lorastream_gateway_time_to_first_token_seconds")
         .help("From a streamed request's arrival to its first token").register(registry);
     gatewayColdLoads = Counter.builder().name("lorastream_gateway_cold_loads_total")

@@ -260,6 +260,12 @@ class GatewayHttpTest {
     double single = metricValue(metrics, "lorastream_gateway_batch_rows_bucket{le=\"1.0\"}");
     double all = metricValue(metrics, "lorastream_gateway_batch_rows_count");
     assertThat(all).isGreaterThan(single);
+    // The model thread timed its work: every step, and fewer prefills than requests (prompts that
+    // arrived together were admitted together) but at least one.
+    assertThat(metricValue(metrics, "lorastream_gateway_engine_seconds_count{phase=\"decode\"}")).isEqualTo(all);
+    double prefills = metricValue(metrics, "lorastream_gateway_engine_seconds_count{phase=\"prefill\"}");
+    assertThat(prefills).isGreaterThanOrEqualTo(1);
+    assertThat(metricValue(metrics, "lorastream_gateway_engine_seconds_sum{phase=\"decode\"}")).isGreaterThan(0);
   }
 
   @Test
