@@ -18,6 +18,7 @@ import io.lorastream.model.Generator;
 import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraConfig;
 import io.lorastream.model.TinyModelFactory;
+import io.lorastream.model.TorchThreads;
 import io.lorastream.train.TrainerSettings;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -50,6 +51,11 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * gateway's first seconds run cold (just-in-time compilation, each tenant's adapter used for the
  * first time), and without it the first measured phase, 64 tenants, paid for all of that while
  * its one-tenant baseline ran warm (0.3× then against 0.9× warm, in one and the same run).
+ *
+ * <p>libtorch runs with the gateway command's default thread setting ({@code --torch-threads
+ * auto}, one less than the cores), as a deployed gateway does. The batched phase also reports how
+ * busy the model thread was and how its time split between prefills and decode steps
+ * ({@code lorastream_gateway_engine_seconds}).
  */
 public final class GatewayBench implements BenchSuite {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -71,15 +77,20 @@ public final class GatewayBench implements BenchSuite {
     int manyTenants = quick ? 1_000 : 10_000;
     List<Figure> figures = new ArrayList<>();
     Path work = Files.createTempDirectory("lorastream-bench-gateway");
+    int threadsBefore = -1;
     try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(work.resolve("kafka"), 0);
         BaseModel base = BaseModel.load(baseModel(work))) {
+      // The gateway command's default (--torch-threads auto), as a deployed gateway runs.
+      threadsBefore = TorchThreads.current();
+      TorchThreads.use(TorchThreads.parse(TorchThreads.AUTO));
       KafkaSettings kafka = broker.settings();
       Topics topics = new Topics("bench.");
       TopicAdmin.ensureTopics(kafka, topics);
       List<String> tenants = IntStream.range(0, 64).mapToObj(i -> "t" + i).toList();
       publish(kafka, topics, base, tenants);
 
-      try (Gateway batched = start(base, kafka, topics, work.resolve("a"), 64, 256L << 20)) {
+      Metrics batchedMetrics = Metrics.create();
+      try (Gateway batched = start(base, kafka, topics, work.resolve("a"), 64, 256L << 20, batchedMetrics)) {
         String url = "http://127.0.0.1:" + batched.port();
         load(url, 64, warmUpSeconds, String.join(",", tenants), MAX_TOKENS); // unmeasured
         JsonNode many = load(url, 64, seconds, String.join(",", tenants), MAX_TOKENS);
@@ -89,14 +100,18 @@ public final class GatewayBench implements BenchSuite {
             "64 concurrent clients, each its own tenant, vs 64 clients on one tenant; " + MAX_TOKENS + " tokens each")
             .withAim(">= 0.8"));
 
+        EngineTime before = EngineTime.of(batchedMetrics);
         JsonNode batch32 = load(url, 32, seconds, String.join(",", tenants.subList(0, 32)), MAX_TOKENS);
-        try (Gateway sequential = start(base, kafka, topics, work.resolve("b"), 1, 256L << 20)) {
+        EngineTime batchedTime = EngineTime.of(batchedMetrics).minus(before);
+        try (Gateway sequential = start(base, kafka, topics, work.resolve("b"), 1, 256L << 20, Metrics.create())) {
           JsonNode seq32 = load("http://127.0.0.1:" + sequential.port(), 32, seconds,
               String.join(",", tenants.subList(0, 32)), MAX_TOKENS);
           figures.add(Figure.against("batched_vs_one_at_a_time_32_concurrent", tokensPerSecond(batch32),
               tokensPerSecond(seq32), "tokens/s",
               "32 clients over 32 tenants; baseline: the same gateway decoding one request at a time")
               .withAim(">= 3x"));
+          figures.add(batchedTime.figure("engine_busy_share_batched_32_concurrent",
+              batch32.get("elapsed_s").asDouble()));
           figures.add(Figure.of("latency_p50_batched_32_concurrent", batch32.get("p50_ms").asDouble(), "ms",
               "p99 " + round(batch32.get("p99_ms").asDouble()) + " ms; one-at-a-time p50 "
                   + round(seq32.get("p50_ms").asDouble()) + " ms"));
@@ -112,6 +127,9 @@ public final class GatewayBench implements BenchSuite {
 
       figures.addAll(manyTenants(base, kafka, work, manyTenants));
     } finally {
+      if (threadsBefore > 0) {
+        TorchThreads.use(threadsBefore);
+      }
       deleteQuietly(work);
     }
     return figures;
@@ -128,11 +146,11 @@ public final class GatewayBench implements BenchSuite {
   }
 
   private static Gateway start(BaseModel base, KafkaSettings kafka, Topics topics, Path adapters, int rows,
-      long memory) throws InterruptedException {
+      long memory, Metrics metrics) throws InterruptedException {
     GatewaySettings settings = new GatewaySettings("127.0.0.1", 0, 1 << 20, 8192, 256, 16, 4096, rows,
         1e9, 1_000_000, adapters, memory, 2);
     Gateway gateway = Gateway.start(base, kafka, topics, settings,
-        ApiKeys.of(List.of(ApiKeys.entry("bench", null, KEY))), Metrics.create());
+        ApiKeys.of(List.of(ApiKeys.entry("bench", null, KEY))), metrics);
     if (!gateway.awaitReady(Duration.ofMinutes(5))) {
       throw new IllegalStateException("gateway did not catch up");
     }
@@ -165,6 +183,37 @@ public final class GatewayBench implements BenchSuite {
             AvroCodec.ADAPTER_SNAPSHOT.encode(snapshot)));
       }
       producer.flush();
+    }
+  }
+
+  /**
+   * Totals of the model thread's work items so far ({@code lorastream_gateway_engine_seconds}):
+   * seconds and counts of prefills and of decode steps.
+   */
+  record EngineTime(double prefillSeconds, long prefills, double decodeSeconds, long steps) {
+    static EngineTime of(Metrics metrics) {
+      double[] sums = new double[2];
+      long[] counts = new long[2];
+      for (var point : metrics.gatewayEngineSeconds.collect().getDataPoints()) {
+        int i = "prefill".equals(point.getLabels().get("phase")) ? 0 : 1;
+        sums[i] += point.getSum();
+        counts[i] += point.getCount();
+      }
+      return new EngineTime(sums[0], counts[0], sums[1], counts[1]);
+    }
+
+    EngineTime minus(EngineTime earlier) {
+      return new EngineTime(prefillSeconds - earlier.prefillSeconds, prefills - earlier.prefills,
+          decodeSeconds - earlier.decodeSeconds, steps - earlier.steps);
+    }
+
+    /** The share of {@code elapsedSeconds} the model thread spent in prefills and decode steps. */
+    Figure figure(String metric, double elapsedSeconds) {
+      return Figure.of(metric, (prefillSeconds + decodeSeconds) / elapsedSeconds, "share of wall time",
+          String.format(java.util.Locale.ROOT, "model thread over the load's %.1f s: prefill %.0f%% (%d, mean %.2f ms), "
+              + "decode %.0f%% (%d steps, mean %.2f ms); the rest it waited for requests",
+              elapsedSeconds, 100 * prefillSeconds / elapsedSeconds, prefills, 1000 * prefillSeconds / Math.max(1, prefills),
+              100 * decodeSeconds / elapsedSeconds, steps, 1000 * decodeSeconds / Math.max(1, steps)));
     }
   }
 
@@ -226,7 +275,7 @@ public final class GatewayBench implements BenchSuite {
     int half = count / 2;
     publish(kafka, topics, base, tenants.subList(0, half));
     long started = System.nanoTime();
-    try (Gateway gateway = start(base, kafka, topics, work.resolve("many"), 32, 8L << 20)) {
+    try (Gateway gateway = start(base, kafka, topics, work.resolve("many"), 32, 8L << 20, Metrics.create())) {
       awaitRegistered(gateway, half);
       double catchUpSeconds = (System.nanoTime() - started) / 1e9;
       Memory atHalf = Memory.afterGc();

@@ -26,6 +26,30 @@ public final class TorchThreads {
     }
   }
 
+  /** The setting that leaves one core to the rest of the process: {@link #parse}. */
+  public static final String AUTO = "auto";
+
+  /**
+   * A thread setting as {@link #use} takes it: {@value #AUTO} is one less than the cores, at
+   * least 1; otherwise a count of 0 (libtorch's default) or more.
+   */
+  public static int parse(String setting) {
+    if (AUTO.equalsIgnoreCase(setting.trim())) {
+      return Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
+    }
+    int threads;
+    try {
+      threads = Integer.parseInt(setting.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("torch threads must be " + AUTO + " or a number of 0 or more, got '"
+          + setting + "'");
+    }
+    if (threads < 0) {
+      throw new IllegalArgumentException("torch threads must be " + AUTO + " or a number of 0 or more, got " + threads);
+    }
+    return threads;
+  }
+
   /** The intra-op thread count in effect. */
   public static int current() {
     return JniUtils.getNumThreads();
