@@ -16,9 +16,16 @@ final class TrainerMetricsSampler implements AutoCloseable {
   static final String TRAINED = "lorastream_trainer_examples_total{outcome=\"trained\"}";
   static final String TOKENS = "lorastream_trainer_tokens_total";
   static final String STEPS = "lorastream_trainer_steps_total";
+  static final String STEP_SECONDS = "lorastream_trainer_step_seconds_sum";
+  static final String COMMIT_SECONDS = "lorastream_trainer_commit_seconds_sum";
 
-  /** Counter values at one moment (epoch ms); NaN where the trainer did not answer. */
-  record Sample(long atMs, double trained, double tokens, double steps) {}
+  /**
+   * Counter values at one moment (epoch ms); NaN where the trainer did not answer.
+   *
+   * @param stepSeconds seconds spent in training steps so far
+   * @param commitSeconds seconds spent committing cycles so far
+   */
+  record Sample(long atMs, double trained, double tokens, double steps, double stepSeconds, double commitSeconds) {}
 
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
   private final HttpRequest request;
@@ -45,14 +52,15 @@ final class TrainerMetricsSampler implements AutoCloseable {
         // A labelled counter appears only once it was first counted: absent from an answer means 0.
         String text = response.body();
         return new Sample(at, orZero(PrometheusText.value(text, TRAINED)), orZero(PrometheusText.value(text, TOKENS)),
-            orZero(PrometheusText.value(text, STEPS)));
+            orZero(PrometheusText.value(text, STEPS)), orZero(PrometheusText.value(text, STEP_SECONDS)),
+            orZero(PrometheusText.value(text, COMMIT_SECONDS)));
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (Exception e) {
       // the trainer did not answer this time
     }
-    return new Sample(at, Double.NaN, Double.NaN, Double.NaN);
+    return new Sample(at, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
   }
 
   private static double orZero(double v) {

@@ -28,6 +28,7 @@ public final class Metrics {
   public final Counter trainerSteps;
   public final Counter trainerTokens;
   public final Histogram trainerStepSeconds;
+  public final Histogram trainerCommitSeconds;
   public final Counter snapshotsPublished;
   public final Gauge trainerTenants;
   public final Counter snapshotsGated;
@@ -69,6 +70,9 @@ public final class Metrics {
         .help("Tokens processed by training steps (padding excluded)").register(registry);
     trainerStepSeconds = Histogram.builder().name("lorastream_trainer_step_seconds")
         .help("Duration of one training step (forward, backward, optimizer), fused over the tenants it trains").register(registry);
+    trainerCommitSeconds = Histogram.builder().name("lorastream_trainer_commit_seconds")
+        .help("Time to commit a cycle's transaction (its offsets, then the commit, which waits until the broker "
+            + "has every record of the cycle); the trainer takes no step meanwhile").register(registry);
     snapshotsPublished = Counter.builder().name("lorastream_trainer_snapshots_published_total")
         .help("Adapter snapshots published").register(registry);
     trainerTenants = Gauge.builder().name("lorastream_trainer_tenants")

@@ -312,8 +312,10 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
         }
       }
       pendingDeadLetters.forEach(producer::send);
+      long committing = System.nanoTime();
       producer.sendOffsetsToTransaction(committableOffsets(), consumer.groupMetadata());
       producer.commitTransaction();
+      metrics.trainerCommitSeconds.observe((System.nanoTime() - committing) / 1e9);
       metrics.trainerLastCommit.set(System.currentTimeMillis() / 1000.0);
       pendingDeadLetters.clear();
       pendingControls.clear();

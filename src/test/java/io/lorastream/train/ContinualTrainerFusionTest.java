@@ -100,6 +100,11 @@ class ContinualTrainerFusionTest {
     assertThat(steps.getSum()).as("tenant steps").isEqualTo(2.0 * tenants.size());
     assertThat(steps.getCount()).as("fused steps, fewer than tenant steps").isLessThan(2L * tenants.size());
     assertThat(metrics.trainerSteps.get()).isEqualTo(2.0 * tenants.size());
+    // The cycles' commits were timed.
+    HistogramSnapshot.HistogramDataPointSnapshot commits =
+        metrics.trainerCommitSeconds.collect().getDataPoints().get(0);
+    assertThat(commits.getCount()).isPositive();
+    assertThat(commits.getSum()).isPositive();
 
     for (String tenant : tenants) {
       List<List<TrainingPair>> own = List.of(pairs(tenant, examples, 0), pairs(tenant, examples, 1));
