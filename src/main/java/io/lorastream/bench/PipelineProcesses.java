@@ -114,7 +114,7 @@ public final class PipelineProcesses implements AutoCloseable {
   private Child start(String name, String heap, String... command) throws IOException {
     List<String> line = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx" + heap, "-Dai.djl.offline=true", "-Dorg.apache.avro.SERIALIZABLE_PACKAGES=io.lorastream.avro",
+        "-Xmx" + heap, "-XX:+UseParallelGC", "-Dai.djl.offline=true", "-Dorg.apache.avro.SERIALIZABLE_PACKAGES=io.lorastream.avro",
         "-cp", System.getProperty("java.class.path"), "io.lorastream.cli.Main"));
     line.addAll(List.of(command));
     Path log = work.resolve(name + ".log");
