@@ -509,9 +509,8 @@ public final class CausalLm {
   /** x W^T, plus the LoRA term when the projection is adapted. */
   private static NDArray project(
       NDArray x, BaseModel.LayerWeights layer, int l, LoraModule module, LoraTerm lora) {
-    NDArray y = linear(x, layer.projection(module)); // (.., out)
-    NDArray delta = lora == null ? null : lora.apply(x, l, module);
-    return delta == null ? y : y.add(delta);
+    NDArray y = linear(x, layer.projection(module)); // (.., out), a fresh contiguous array
+    return lora == null ? y : lora.addTo(y, x, l, module);
   }
 
   /** x (.., in) W^T for W (out, in): one native call, no transposed copy. */
@@ -526,6 +525,17 @@ public final class CausalLm {
      * @return (.., out_features), or null when {@code module} of layer {@code layer} is not adapted
      */
     NDArray apply(NDArray x, int layer, LoraModule module);
+
+    /**
+     * {@code y} plus the term; an implementation may add into {@code y} in place (grad mode off
+     * only), which is why callers pass the projection's fresh output.
+     *
+     * @param y (.., out_features) the base projection of {@code x}
+     */
+    default NDArray addTo(NDArray y, NDArray x, int layer, LoraModule module) {
+      NDArray delta = apply(x, layer, module);
+      return delta == null ? y : y.add(delta);
+    }
   }
 
   /** HF's rotary embedding x cos + rotate_half(x) sin, rotate_half(x) = x R. */

@@ -92,10 +92,18 @@ public final class DecodeBatch implements AutoCloseable {
   private long nextId;
 
   public DecodeBatch(CausalLm lm) {
+    this(lm, true);
+  }
+
+  /**
+   * @param nativeKernel let {@link NativeRowLora} compute rows' LoRA terms where it can; false
+   *     keeps libtorch's batched products (to compare the two)
+   */
+  DecodeBatch(CausalLm lm, boolean nativeKernel) {
     this.lm = lm;
     this.manager = NDManager.newBaseManager(lm.base().manager().getDevice());
     this.cache = new CausalLm.KvCache(lm.base());
-    this.slots = new LoraSlots(lm.base(), manager);
+    this.slots = new LoraSlots(lm.base(), manager, nativeKernel);
   }
 
   /** Running rows (added and not yet reported finished). */

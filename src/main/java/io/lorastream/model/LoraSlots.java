@@ -33,6 +33,9 @@ import java.util.Map;
  * and kept for the last {@code capacity} adapters, so a tenant that comes back costs one copy.
  * Capacity doubles when a slot past it is needed; r_max grows to the largest rank seen (every
  * slot is then laid out again). Not thread-safe; call with grad mode off.
+ *
+ * <p>With the native kernel ({@link NativeRowLora}, F32 stacks on the CPU), a range's rows need no
+ * views at all: the kernel reads their slots from the stack's memory at the layout's offsets.
  */
 final class LoraSlots implements AutoCloseable {
   private static final int FIRST_CAPACITY = 8;
@@ -44,15 +47,21 @@ final class LoraSlots implements AutoCloseable {
   private LoraAdapter[] held = new LoraAdapter[0]; // what each slot holds; null = zeros
   private final Map<LoraAdapter, NDArray> laidOut = new LinkedHashMap<>(16, 0.75f, true); // (width), LRU
   private final Map<String, View> views = new HashMap<>(); // by slot range and adapted projections
+  private final boolean nativeKernel; // NativeRowLora computes the terms where the stack allows
   private int capacity;
   private int rank;
 
   /** The views of one slot range; {@code manager} owns them. */
   private record View(RowLora lora, NDManager manager) {}
 
-  LoraSlots(BaseModel base, NDManager parent) {
+  /**
+   * @param nativeKernel let {@link NativeRowLora} compute the rows' terms (when it is loaded and
+   *     the stack is F32 on the CPU); false keeps libtorch's batched products
+   */
+  LoraSlots(BaseModel base, NDManager parent, boolean nativeKernel) {
     this.base = base;
     this.manager = parent.newSubManager();
+    this.nativeKernel = nativeKernel && NativeRowLora.available();
   }
 
   /**
@@ -211,6 +220,11 @@ final class LoraSlots implements AutoCloseable {
     LlamaConfig c = base.config();
     int rows = to - from;
     int layers = c.numHiddenLayers();
+    long width = width(rank);
+    if (nativeKernel && rank <= NativeRowLora.MAX_RANK && NativeRowLora.fits(stack)
+        && (long) rows * width * Float.BYTES <= Integer.MAX_VALUE) {
+      return kernelSlice(from, to, adapted);
+    }
     NDArray[][] aT = new NDArray[layers][LoraModule.values().length];
     NDArray[][] bT = new NDArray[layers][LoraModule.values().length];
     NDArray range = stack.get(new NDIndex().addSliceDim(from, to)); // (rows, width)
@@ -230,6 +244,29 @@ final class LoraSlots implements AutoCloseable {
       }
     }
     return RowLora.ofScaledSlots(rows, aT, bT);
+  }
+
+  /** As {@link #slice}, for {@link NativeRowLora}: the range's memory and each projection's offsets. */
+  private RowLora kernelSlice(int from, int to, boolean[][] adapted) {
+    LlamaConfig c = base.config();
+    int layers = c.numHiddenLayers();
+    long[][] aOffset = new long[layers][LoraModule.values().length];
+    long[][] bOffset = new long[layers][LoraModule.values().length];
+    long offset = 0;
+    for (int l = 0; l < layers; l++) {
+      for (LoraModule m : LoraModule.values()) {
+        int in = m.inFeatures(c);
+        int out = m.outFeatures(c);
+        aOffset[l][m.ordinal()] = adapted[l][m.ordinal()] ? offset : -1;
+        bOffset[l][m.ordinal()] = offset + (long) in * rank;
+        offset += (long) (in + out) * rank;
+      }
+    }
+    // A view of rows from .. to-1 shares the stack's memory, which outlives the view (closed
+    // with the caller's scope).
+    java.nio.ByteBuffer memory = NativeRowLora.memory(stack.get(new NDIndex().addSliceDim(from, to)));
+    return RowLora.ofKernelSlots(to - from,
+        new RowLora.KernelSlots(memory, width(rank), aOffset, bOffset, rank, c));
   }
 
   /** Reallocates the stack for more slots or a larger rank, keeping what every slot holds. */

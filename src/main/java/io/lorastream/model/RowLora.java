@@ -26,6 +26,10 @@ import java.util.Map;
  * are padded with zero rows of A and columns of B to the largest rank in the batch, which adds
  * exact zeros. Stacking keeps autograd's graph: the gradient of a tenant's A and B is the sum over
  * its rows, as in a forward pass of that tenant alone.
+ *
+ * <p>A decode batch's rows on the CPU ({@link #ofKernelSlots}) skip the products: {@link
+ * NativeRowLora} reads each row's factors from {@link LoraSlots}' stack and adds the term into the
+ * base projection's output.
  */
 final class RowLora implements CausalLm.LoraTerm {
   private final int rows;
@@ -36,13 +40,31 @@ final class RowLora implements CausalLm.LoraTerm {
   private final NDArray[][] bT;
   private final NDArray scale; // (B, 1, 1) each row's alpha / r (0 for the base model); null when shared
   private final RowDropout dropout; // null without LoRA dropout
+  private final KernelSlots kernel; // non-null: the native kernel computes the term (aT, bT unused)
+
+  /**
+   * Rows' factors where {@link NativeRowLora} reads them: row b's slot starts {@code b · width}
+   * floats into {@code memory}.
+   *
+   * @param aOffset [layer][module]: float offset of Aᵀ (in, rank) in a slot, -1 where no row
+   *     adapts the projection
+   * @param bOffset [layer][module]: float offset of (s·B)ᵀ (rank, out)
+   */
+  record KernelSlots(
+      java.nio.ByteBuffer memory, long width, long[][] aOffset, long[][] bOffset, int rank, LlamaConfig config) {}
 
   private RowLora(int rows, NDArray[][] aT, NDArray[][] bT, NDArray scale, RowDropout dropout) {
+    this(rows, aT, bT, scale, dropout, null);
+  }
+
+  private RowLora(int rows, NDArray[][] aT, NDArray[][] bT, NDArray scale, RowDropout dropout,
+      KernelSlots kernel) {
     this.rows = rows;
     this.aT = aT;
     this.bT = bT;
     this.scale = scale;
     this.dropout = dropout;
+    this.kernel = kernel;
   }
 
   /**
@@ -142,11 +164,21 @@ final class RowLora implements CausalLm.LoraTerm {
     return new RowLora(rows, aT, scaledBT, null, null);
   }
 
+  /** Rows whose term {@link NativeRowLora} computes from their slots; inference only. */
+  static RowLora ofKernelSlots(int rows, KernelSlots slots) {
+    int layers = slots.config().numHiddenLayers();
+    int modules = LoraModule.values().length;
+    return new RowLora(rows, new NDArray[layers][modules], new NDArray[layers][modules], null, null, slots);
+  }
+
   /**
    * The same factors for {@code count} rows; only for one adapter's shared factors, which fit any
    * number of rows.
    */
   RowLora withRows(int count) {
+    if (kernel != null) {
+      throw new IllegalStateException("slot factors are for " + rows + " rows");
+    }
     for (NDArray[] layer : aT) {
       for (NDArray a : layer) {
         if (a != null && a.getShape().dimension() != 2) {
@@ -191,6 +223,15 @@ final class RowLora implements CausalLm.LoraTerm {
 
   @Override
   public NDArray apply(NDArray x, int layer, LoraModule module) {
+    if (kernel != null) {
+      if (kernel.aOffset()[layer][module.ordinal()] < 0) {
+        return null;
+      }
+      Shape in = x.getShape();
+      long out = module.outFeatures(kernel.config());
+      NDArray delta = x.getManager().zeros(in.slice(0, in.dimension() - 1).add(out), DataType.FLOAT32);
+      return addTo(delta, x, layer, module);
+    }
     NDArray rowA = aT[layer][module.ordinal()];
     if (rowA == null) {
       return null;
@@ -199,6 +240,20 @@ final class RowLora implements CausalLm.LoraTerm {
     NDArray delta = input.matMul(rowA) // (B, T, r)
         .matMul(bT[layer][module.ordinal()]); // (B, T, out)
     return scale == null ? delta : delta.mul(scale);
+  }
+
+  /** As the default, but adds the native kernel's term into {@code y} in place where it computes it. */
+  @Override
+  public NDArray addTo(NDArray y, NDArray x, int layer, LoraModule module) {
+    if (kernel == null) {
+      return CausalLm.LoraTerm.super.addTo(y, x, layer, module);
+    }
+    long aOffset = kernel.aOffset()[layer][module.ordinal()];
+    if (aOffset >= 0) {
+      NativeRowLora.addInto(y, x, kernel.memory(), kernel.width(), aOffset,
+          kernel.bOffset()[layer][module.ordinal()], kernel.rank());
+    }
+    return y;
   }
 
   /** Moves the stacked factors out of the current NDScope onto {@code manager}. */

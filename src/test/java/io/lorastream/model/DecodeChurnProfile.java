@@ -16,10 +16,14 @@ import java.util.List;
  * the first rows staggered so that about N/16 finish in every step; before each step, as many new
  * rows join as finished. Prints medians of the calling thread's CPU time in milliseconds for the
  * joining (prompt prefill included) and for the step (sampling, dropping finished rows, the
- * forward pass), with one intra-op thread so that a shared machine's load shows less. Uses only
- * the batch's public methods, so the same class measures any build. Not a test: run it with
+ * forward pass), with one intra-op thread so that a shared machine's load shows less. Not a test:
+ * run it with
  * {@code OMP_NUM_THREADS=1 java -Dai.djl.pytorch.num_threads=1 -cp
  * target/test-classes:target/classes:target/lib/* io.lorastream.model.DecodeChurnProfile 30}.
+ *
+ * <p>With a second argument {@code kernel} it compares, for rows of distinct tenants, batches with
+ * and without the native per-row LoRA kernel ({@link NativeRowLora}), alternated in five rounds
+ * in this one process, and prints each round's medians.
  */
 public final class DecodeChurnProfile {
   private static final String PROMPT = "Question: How long do I have to return an item?\nAnswer:";
@@ -38,11 +42,17 @@ public final class DecodeChurnProfile {
       }
       int[] prompt = generator.encodePrompt(PROMPT);
       System.out.printf("prompt %d tokens, %d iterations, medians of CPU ms%n", prompt.length, iterations);
-      measure(lm, prompt, adapters, 64, true, 3 * iterations); // warms the JIT up for every build alike
+      measure(lm, prompt, adapters, 64, true, 3 * iterations, true); // warms the JIT up for every build alike
+      if (args.length > 1 && args[1].equals("kernel")) {
+        measure(lm, prompt, adapters, 64, true, 3 * iterations, false);
+        compareKernel(lm, prompt, adapters, iterations);
+        adapters.forEach(LoraAdapter::close);
+        return;
+      }
       System.out.println("rows  tenants | join   step   (rows joining per step)");
       for (int rows : new int[] {1, 8, 32, 64}) {
         for (boolean distinct : new boolean[] {true, false}) {
-          double[] result = measure(lm, prompt, adapters, rows, distinct, iterations);
+          double[] result = measure(lm, prompt, adapters, rows, distinct, iterations, true);
           System.out.printf("%4d  %7d | %6.2f %6.2f (%.1f)%n",
               rows, distinct ? rows : 1, result[0], result[1], result[2]);
         }
@@ -51,15 +61,30 @@ public final class DecodeChurnProfile {
     }
   }
 
+  /** Rows of distinct tenants with and without the kernel, alternated; each round's medians. */
+  private static void compareKernel(CausalLm lm, int[] prompt, List<LoraAdapter> adapters, int iterations) {
+    System.out.println("rows | kernel join+step | libtorch join+step | ratio (libtorch / kernel), per round");
+    for (int rows : new int[] {8, 32, 64}) {
+      StringBuilder line = new StringBuilder(String.format("%4d |", rows));
+      for (int round = 0; round < 5; round++) {
+        double[] on = measure(lm, prompt, adapters, rows, true, iterations, true);
+        double[] off = measure(lm, prompt, adapters, rows, true, iterations, false);
+        line.append(String.format(" %.2f+%.2f %.2f+%.2f %.2fx |", on[0], on[1], off[0], off[1],
+            (off[0] + off[1]) / (on[0] + on[1])));
+      }
+      System.out.println(line);
+    }
+  }
+
   /** {median ms of joining, median ms of a step, mean rows joining per step}. */
   private static double[] measure(CausalLm lm, int[] prompt, List<LoraAdapter> adapters, int rows,
-      boolean distinct, int iterations) {
+      boolean distinct, int iterations, boolean kernel) {
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
     double[] joins = new double[iterations];
     double[] steps = new double[iterations];
     long joined = 0;
     int next = 0;
-    try (DecodeBatch batch = new DecodeBatch(lm)) {
+    try (DecodeBatch batch = new DecodeBatch(lm, kernel)) {
       List<GenerationRequest> first = new ArrayList<>();
       for (int r = 0; r < rows; r++) {
         first.add(request(prompt, adapters.get(distinct ? next++ % 64 : 0), 1 + r % 16));

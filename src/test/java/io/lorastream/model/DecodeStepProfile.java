@@ -75,8 +75,10 @@ public final class DecodeStepProfile {
   }
 
   /**
-   * Median time of one decode forward pass of {@code adapters.size()} rows after a prompt, the
-   * factors stacked once (as {@link DecodeBatch} keeps them while its rows do not change).
+   * Median time of one decode forward pass of {@code adapters.size()} rows after a prompt, with
+   * the factors as {@link DecodeBatch} holds them while its rows do not change: one adapter's own
+   * factors when all rows share it, else the rows' {@link LoraSlots} (through the native kernel
+   * unless {@code -Dlorastream.kernels=off}).
    */
   private static double stepMillis(CausalLm lm, int[] prompt, List<LoraAdapter> adapters, int iterations) {
     int rows = adapters.size();
@@ -90,7 +92,10 @@ public final class DecodeStepProfile {
         CausalLm.KvCache cache = new CausalLm.KvCache(lm.base())) {
       RowLora lora;
       try (NDScope scope = new NDScope()) {
-        lora = RowLora.gather(lm.base(), adapters, m).keepOn(m);
+        boolean shared = adapters.stream().distinct().count() == 1;
+        lora = shared
+            ? RowLora.gather(lm.base(), adapters, m).keepOn(m)
+            : new LoraSlots(lm.base(), m, true).rows(adapters, 0);
         lm.forwardRows(m.create(tokens).reshape(rows, prompt.length), lora, null, null, cache);
       }
       long[] next = new long[rows];
