@@ -47,10 +47,13 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * seven projections of every layer), so the figures measure what the gateway serves, not PEFT's
  * q/v default.
  *
- * <p>The measured phases start after an unmeasured warm-up of the same 64-tenant load: a fresh
+ * <p>The measured phases start after an unmeasured warm-up of the first side's load: a fresh
  * gateway's first seconds run cold (just-in-time compilation, each tenant's adapter used for the
  * first time), and without it the first measured phase, 64 tenants, paid for all of that while
- * its one-tenant baseline ran warm (0.3× then against 0.9× warm, in one and the same run).
+ * its one-tenant baseline ran warm (0.3× then against 0.9× warm, in one and the same run). Each
+ * comparison runs in one driver process that alternates its two sides three times (A B A B A B),
+ * so that the driver's own start-up (it used more than a core for its first seconds) and a drift
+ * of this shared machine's speed fall on both sides alike.
  *
  * <p>libtorch runs with the gateway command's default thread setting ({@code --torch-threads
  * auto}, one less than the cores), as a deployed gateway does. The batched phase also reports how
@@ -74,6 +77,8 @@ public final class GatewayBench implements BenchSuite {
   public List<Figure> run(boolean quick) throws Exception {
     double seconds = quick ? 6 : 20;
     double warmUpSeconds = quick ? 4 : 10;
+    int rounds = 3; // each comparison alternates its sides: A B A B A B
+    double phaseSeconds = seconds / 2;
     int manyTenants = quick ? 1_000 : 10_000;
     List<Figure> figures = new ArrayList<>();
     Path work = Files.createTempDirectory("lorastream-bench-gateway");
@@ -92,32 +97,40 @@ public final class GatewayBench implements BenchSuite {
       Metrics batchedMetrics = Metrics.create();
       try (Gateway batched = start(base, kafka, topics, work.resolve("a"), 64, 256L << 20, batchedMetrics)) {
         String url = "http://127.0.0.1:" + batched.port();
-        load(url, 64, warmUpSeconds, String.join(",", tenants), MAX_TOKENS); // unmeasured
-        JsonNode many = load(url, 64, seconds, String.join(",", tenants), MAX_TOKENS);
-        JsonNode one = load(url, 64, seconds, "t0", MAX_TOKENS);
+        JsonNode tenantsRun = drive(warmUpSeconds, MAX_TOKENS, alternate(rounds,
+            new LoadDriver.Phase("many", url, 64, phaseSeconds, tenants),
+            new LoadDriver.Phase("one", url, 64, phaseSeconds, List.of("t0"))));
+        JsonNode many = tenantsRun.get("many");
+        JsonNode one = tenantsRun.get("one");
         figures.add(Figure.against("throughput_64_tenants_vs_1_tenant", tokensPerSecond(many),
             tokensPerSecond(one), "tokens/s",
-            "64 concurrent clients, each its own tenant, vs 64 clients on one tenant; " + MAX_TOKENS + " tokens each")
+            "64 concurrent clients, each its own tenant, vs 64 clients on one tenant; " + MAX_TOKENS
+                + " tokens each; " + sides(rounds, phaseSeconds) + "; " + driverCpu(many, one))
             .withAim(">= 0.8"));
 
-        EngineTime before = EngineTime.of(batchedMetrics);
-        JsonNode batch32 = load(url, 32, seconds, String.join(",", tenants.subList(0, 32)), MAX_TOKENS);
-        EngineTime batchedTime = EngineTime.of(batchedMetrics).minus(before);
-        try (Gateway sequential = start(base, kafka, topics, work.resolve("b"), 1, 256L << 20, Metrics.create())) {
-          JsonNode seq32 = load("http://127.0.0.1:" + sequential.port(), 32, seconds,
-              String.join(",", tenants.subList(0, 32)), MAX_TOKENS);
+        try (Gateway sequential = start(base, kafka, topics, work.resolve("b"), 1, 256L << 20, Metrics.create());
+            EngineTimeline timeline = EngineTimeline.start(batchedMetrics)) {
+          List<String> tenants32 = tenants.subList(0, 32);
+          JsonNode batchRun = drive(warmUpSeconds, MAX_TOKENS, alternate(rounds,
+              new LoadDriver.Phase("batched", url, 32, phaseSeconds, tenants32),
+              new LoadDriver.Phase("sequential", "http://127.0.0.1:" + sequential.port(), 32, phaseSeconds,
+                  tenants32)));
+          JsonNode batch32 = batchRun.get("batched");
+          JsonNode seq32 = batchRun.get("sequential");
           figures.add(Figure.against("batched_vs_one_at_a_time_32_concurrent", tokensPerSecond(batch32),
               tokensPerSecond(seq32), "tokens/s",
-              "32 clients over 32 tenants; baseline: the same gateway decoding one request at a time")
+              "32 clients over 32 tenants; baseline: the same gateway decoding one request at a time; "
+                  + sides(rounds, phaseSeconds) + "; " + driverCpu(batch32, seq32))
               .withAim(">= 3x"));
-          figures.add(batchedTime.figure("engine_busy_share_batched_32_concurrent",
-              batch32.get("elapsed_s").asDouble()));
+          figures.add(timeline.within(batch32.get("windows_epoch_ms")).figure(
+              "engine_busy_share_batched_32_concurrent", batch32.get("elapsed_s").asDouble()));
           figures.add(Figure.of("latency_p50_batched_32_concurrent", batch32.get("p50_ms").asDouble(), "ms",
               "p99 " + round(batch32.get("p99_ms").asDouble()) + " ms; one-at-a-time p50 "
                   + round(seq32.get("p50_ms").asDouble()) + " ms"));
         }
 
-        JsonNode single = load(url, 1, seconds, "t1", 1);
+        JsonNode single = drive(warmUpSeconds / 2, 1,
+            List.of(new LoadDriver.Phase("single", url, 1, seconds, List.of("t1")))).get("single");
         double modelMs = modelOnlyMillis(base, quick);
         double httpMs = single.get("p50_ms").asDouble();
         figures.add(Figure.against("overhead_p50_1_token_completion", httpMs - modelMs, modelMs, "ms",
@@ -202,6 +215,11 @@ public final class GatewayBench implements BenchSuite {
       return new EngineTime(sums[0], counts[0], sums[1], counts[1]);
     }
 
+    EngineTime plus(EngineTime other) {
+      return new EngineTime(prefillSeconds + other.prefillSeconds, prefills + other.prefills,
+          decodeSeconds + other.decodeSeconds, steps + other.steps);
+    }
+
     EngineTime minus(EngineTime earlier) {
       return new EngineTime(prefillSeconds - earlier.prefillSeconds, prefills - earlier.prefills,
           decodeSeconds - earlier.decodeSeconds, steps - earlier.steps);
@@ -217,23 +235,107 @@ public final class GatewayBench implements BenchSuite {
     }
   }
 
-  /** Runs the load driver in its own JVM and returns its JSON summary. */
-  private static JsonNode load(String url, int concurrency, double seconds, String models, int maxTokens)
+  /**
+   * {@link EngineTime} sampled every 20 ms, so that what the model thread did within the load
+   * driver's windows of one side of a comparison can be told from the other side's, the warm-up and
+   * the pauses between phases.
+   */
+  static final class EngineTimeline implements AutoCloseable {
+    private final Metrics metrics;
+    private final List<long[]> times = new ArrayList<>(); // {epoch ms}
+    private final List<EngineTime> totals = new ArrayList<>();
+    private final java.util.concurrent.ScheduledExecutorService sampler =
+        java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+          Thread t = new Thread(r, "bench-engine-timeline");
+          t.setDaemon(true);
+          return t;
+        });
+
+    private EngineTimeline(Metrics metrics) {
+      this.metrics = metrics;
+    }
+
+    static EngineTimeline start(Metrics metrics) {
+      EngineTimeline timeline = new EngineTimeline(metrics);
+      timeline.sample();
+      timeline.sampler.scheduleAtFixedRate(timeline::sample, 20, 20, java.util.concurrent.TimeUnit.MILLISECONDS);
+      return timeline;
+    }
+
+    private synchronized void sample() {
+      times.add(new long[] {System.currentTimeMillis()});
+      totals.add(EngineTime.of(metrics));
+    }
+
+    /**
+     * The work added within the windows ({@code [[start, end], ..]} in epoch ms): from the last
+     * sample at or before each start to the first at or after its end.
+     */
+    synchronized EngineTime within(JsonNode windows) {
+      sample();
+      EngineTime sum = new EngineTime(0, 0, 0, 0);
+      for (JsonNode window : windows) {
+        long start = window.get(0).asLong();
+        long end = window.get(1).asLong();
+        int from = 0;
+        while (from + 1 < times.size() && times.get(from + 1)[0] <= start) {
+          from++;
+        }
+        int to = from;
+        while (to + 1 < times.size() && times.get(to)[0] < end) {
+          to++;
+        }
+        sum = sum.plus(totals.get(to).minus(totals.get(from)));
+      }
+      return sum;
+    }
+
+    @Override
+    public void close() {
+      sampler.shutdownNow();
+    }
+  }
+
+  /** Runs the load driver in its own JVM and returns its JSON summary, by phase name. */
+  private static JsonNode drive(double warmUpSeconds, int maxTokens, List<LoadDriver.Phase> phases)
       throws IOException, InterruptedException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process process = new ProcessBuilder(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-        LoadDriver.class.getName(), url, KEY, Integer.toString(concurrency), Double.toString(seconds),
-        Integer.toString(maxTokens), PROMPT, models)
-        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    List<String> command = new ArrayList<>(List.of(java, "-Xmx512m", "-XX:+UseSerialGC", "-cp",
+        System.getProperty("java.class.path"), LoadDriver.class.getName(), KEY, Integer.toString(maxTokens), PROMPT,
+        Double.toString(warmUpSeconds)));
+    phases.forEach(p -> command.add(p.spec()));
+    Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
     String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
     if (process.waitFor() != 0) {
       throw new IllegalStateException("load driver failed: " + out);
     }
-    JsonNode result = JSON.readTree(out.substring(out.lastIndexOf('{')));
-    if (result.get("errors").asLong() > 0) {
-      throw new IllegalStateException("load driver saw errors: " + result);
-    }
+    JsonNode result = JSON.readTree(out.substring(out.lastIndexOf('\n') + 1)); // the last line
+    result.fields().forEachRemaining(phase -> {
+      if (phase.getValue().get("errors").asLong() > 0) {
+        throw new IllegalStateException("load driver saw errors in " + phase.getKey() + ": " + phase.getValue());
+      }
+    });
     return result;
+  }
+
+  /** {@code a b a b ..}, {@code rounds} of each. */
+  private static List<LoadDriver.Phase> alternate(int rounds, LoadDriver.Phase a, LoadDriver.Phase b) {
+    List<LoadDriver.Phase> phases = new ArrayList<>();
+    for (int i = 0; i < rounds; i++) {
+      phases.add(a);
+      phases.add(b);
+    }
+    return phases;
+  }
+
+  private static String sides(int rounds, double phaseSeconds) {
+    return String.format(java.util.Locale.ROOT, "sides alternated, %d × %.0f s each, one driver process after a "
+        + "warm-up", rounds, phaseSeconds);
+  }
+
+  private static String driverCpu(JsonNode a, JsonNode b) {
+    return String.format(java.util.Locale.ROOT, "load driver used %.2f / %.2f cores",
+        a.get("driver_cpu_cores").asDouble(), b.get("driver_cpu_cores").asDouble());
   }
 
   private static double tokensPerSecond(JsonNode result) {
