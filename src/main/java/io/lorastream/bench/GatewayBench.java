@@ -97,6 +97,7 @@ public final class GatewayBench implements BenchSuite {
       Metrics batchedMetrics = Metrics.create();
       try (Gateway batched = start(base, kafka, topics, work.resolve("a"), 64, 256L << 20, batchedMetrics)) {
         String url = "http://127.0.0.1:" + batched.port();
+        long batchedEngine = EngineTime.engineThread(); // before the second gateway starts its own
         JsonNode tenantsRun = drive(warmUpSeconds, MAX_TOKENS, alternate(rounds,
             new LoadDriver.Phase("many", url, 64, phaseSeconds, tenants),
             new LoadDriver.Phase("one", url, 64, phaseSeconds, List.of("t0"))));
@@ -109,7 +110,7 @@ public final class GatewayBench implements BenchSuite {
             .withAim(">= 0.8"));
 
         try (Gateway sequential = start(base, kafka, topics, work.resolve("b"), 1, 256L << 20, Metrics.create());
-            EngineTimeline timeline = EngineTimeline.start(batchedMetrics)) {
+            EngineTimeline timeline = EngineTimeline.start(batchedMetrics, batchedEngine)) {
           List<String> tenants32 = tenants.subList(0, 32);
           JsonNode batchRun = drive(warmUpSeconds, MAX_TOKENS, alternate(rounds,
               new LoadDriver.Phase("batched", url, 32, phaseSeconds, tenants32),
@@ -203,8 +204,9 @@ public final class GatewayBench implements BenchSuite {
    * Totals of the model thread's work items so far ({@code lorastream_gateway_engine_seconds}):
    * seconds and counts of prefills and of decode steps.
    */
-  record EngineTime(double prefillSeconds, long prefills, double decodeSeconds, long steps) {
-    static EngineTime of(Metrics metrics) {
+  record EngineTime(double prefillSeconds, long prefills, double decodeSeconds, long steps, double cpuSeconds) {
+    /** The metrics' totals, and the CPU time of the model thread {@code engineThread} (a thread id). */
+    static EngineTime of(Metrics metrics, long engineThread) {
       double[] sums = new double[2];
       long[] counts = new long[2];
       for (var point : metrics.gatewayEngineSeconds.collect().getDataPoints()) {
@@ -212,26 +214,39 @@ public final class GatewayBench implements BenchSuite {
         sums[i] += point.getSum();
         counts[i] += point.getCount();
       }
-      return new EngineTime(sums[0], counts[0], sums[1], counts[1]);
+      long cpuNanos = java.lang.management.ManagementFactory.getThreadMXBean().getThreadCpuTime(engineThread);
+      return new EngineTime(sums[0], counts[0], sums[1], counts[1], Math.max(0, cpuNanos) / 1e9);
+    }
+
+    /** The id of the one running thread named as the model thread ({@code lorastream-inference}). */
+    static long engineThread() {
+      List<Thread> engines = Thread.getAllStackTraces().keySet().stream()
+          .filter(t -> t.getName().equals("lorastream-inference")).toList();
+      if (engines.size() != 1) {
+        throw new IllegalStateException("expected one model thread, found " + engines.size());
+      }
+      return engines.get(0).getId();
     }
 
     EngineTime plus(EngineTime other) {
       return new EngineTime(prefillSeconds + other.prefillSeconds, prefills + other.prefills,
-          decodeSeconds + other.decodeSeconds, steps + other.steps);
+          decodeSeconds + other.decodeSeconds, steps + other.steps, cpuSeconds + other.cpuSeconds);
     }
 
     EngineTime minus(EngineTime earlier) {
       return new EngineTime(prefillSeconds - earlier.prefillSeconds, prefills - earlier.prefills,
-          decodeSeconds - earlier.decodeSeconds, steps - earlier.steps);
+          decodeSeconds - earlier.decodeSeconds, steps - earlier.steps, cpuSeconds - earlier.cpuSeconds);
     }
 
     /** The share of {@code elapsedSeconds} the model thread spent in prefills and decode steps. */
     Figure figure(String metric, double elapsedSeconds) {
       return Figure.of(metric, (prefillSeconds + decodeSeconds) / elapsedSeconds, "share of wall time",
           String.format(java.util.Locale.ROOT, "model thread over the load's %.1f s: prefill %.0f%% (%d, mean %.2f ms), "
-              + "decode %.0f%% (%d steps, mean %.2f ms); the rest it waited for requests",
+              + "decode %.0f%% (%d steps, mean %.2f ms); the rest it waited for requests; it was on a core for "
+              + "%.0f%% of its busy time (CPU time over wall time; the rest it waited for a core)",
               elapsedSeconds, 100 * prefillSeconds / elapsedSeconds, prefills, 1000 * prefillSeconds / Math.max(1, prefills),
-              100 * decodeSeconds / elapsedSeconds, steps, 1000 * decodeSeconds / Math.max(1, steps)));
+              100 * decodeSeconds / elapsedSeconds, steps, 1000 * decodeSeconds / Math.max(1, steps),
+              100 * cpuSeconds / Math.max(1e-9, prefillSeconds + decodeSeconds)));
     }
   }
 
@@ -242,6 +257,7 @@ public final class GatewayBench implements BenchSuite {
    */
   static final class EngineTimeline implements AutoCloseable {
     private final Metrics metrics;
+    private final long engineThread;
     private final List<long[]> times = new ArrayList<>(); // {epoch ms}
     private final List<EngineTime> totals = new ArrayList<>();
     private final java.util.concurrent.ScheduledExecutorService sampler =
@@ -251,12 +267,14 @@ public final class GatewayBench implements BenchSuite {
           return t;
         });
 
-    private EngineTimeline(Metrics metrics) {
+    private EngineTimeline(Metrics metrics, long engineThread) {
       this.metrics = metrics;
+      this.engineThread = engineThread;
     }
 
-    static EngineTimeline start(Metrics metrics) {
-      EngineTimeline timeline = new EngineTimeline(metrics);
+    /** Samples the gateway's metrics and the CPU time of its model thread (an id). */
+    static EngineTimeline start(Metrics metrics, long engineThread) {
+      EngineTimeline timeline = new EngineTimeline(metrics, engineThread);
       timeline.sample();
       timeline.sampler.scheduleAtFixedRate(timeline::sample, 20, 20, java.util.concurrent.TimeUnit.MILLISECONDS);
       return timeline;
@@ -264,7 +282,7 @@ public final class GatewayBench implements BenchSuite {
 
     private synchronized void sample() {
       times.add(new long[] {System.currentTimeMillis()});
-      totals.add(EngineTime.of(metrics));
+      totals.add(EngineTime.of(metrics, engineThread));
     }
 
     /**
@@ -273,7 +291,7 @@ public final class GatewayBench implements BenchSuite {
      */
     synchronized EngineTime within(JsonNode windows) {
       sample();
-      EngineTime sum = new EngineTime(0, 0, 0, 0);
+      EngineTime sum = new EngineTime(0, 0, 0, 0, 0);
       for (JsonNode window : windows) {
         long start = window.get(0).asLong();
         long end = window.get(1).asLong();
