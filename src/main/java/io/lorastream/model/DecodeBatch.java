@@ -375,13 +375,21 @@ public final class DecodeBatch implements AutoCloseable {
 
   /**
    * The factors of rows that sit in slots {@code firstSlot ..}: the one adapter's own factors
-   * when all rows share it (two plain products per projection, as a row alone computes), else
-   * views of the slots.
+   * when these rows and the rows before them ({@code firstSlot} of them) all share it (two plain
+   * products per projection, as a row alone computes), else the slots. Rows joining a batch of
+   * other adapters take their slots at once, although they may share one adapter among them:
+   * they need the slots from the next step on anyway, and preparing a lone adapter's own factors
+   * (about 80 operations) for every row that joins alone cost more than the prefill's products.
    */
   private RowLora factorsOf(List<LoraAdapter> adapters, int firstSlot) {
     LoraAdapter first = adapters.get(0);
     for (LoraAdapter adapter : adapters) {
       if (adapter != first) {
+        return slots.rows(adapters, firstSlot);
+      }
+    }
+    for (int i = 0; i < firstSlot; i++) {
+      if (rows.get(i).adapter != first) {
         return slots.rows(adapters, firstSlot);
       }
     }
