@@ -43,7 +43,8 @@ import java.util.function.Supplier;
  * not adapters being trained) and stay there; other rows joining or leaving copy nothing. When
  * rows leave, the last rows move into the gaps, so the running rows always fill the first slots
  * and only a moved row's slot is written again. When every row has the same adapter, its own
- * factors serve all of them and no slot is written.
+ * factors serve all of them and no slot is written; with the native kernel ({@link
+ * NativeRowLora}) only from {@link #SHARED_FACTORS_MIN_ROWS} rows on.
  *
  * <p>Prompts are not chunked: a long prompt's forward pass runs inside {@link #addAll}, between
  * two steps of the others. Not thread-safe: one thread owns a batch.
@@ -76,6 +77,13 @@ public final class DecodeBatch implements AutoCloseable {
       this.sequence = sequence;
     }
   }
+
+  /**
+   * Rows of one adapter from which its own factors (two plain products per projection) beat the
+   * native kernel over their slots: a decode step of one all-linear row took 1.03–1.12 ms of CPU
+   * with the kernel against 1.30–1.35 ms with the products; at 8 rows the two were equal.
+   */
+  static final int SHARED_FACTORS_MIN_ROWS = 8;
 
   private final CausalLm lm;
   private final NDManager manager; // owns the stacked LoRA factors and step inputs
@@ -380,6 +388,8 @@ public final class DecodeBatch implements AutoCloseable {
    * other adapters take their slots at once, although they may share one adapter among them:
    * they need the slots from the next step on anyway, and preparing a lone adapter's own factors
    * (about 80 operations) for every row that joins alone cost more than the prefill's products.
+   * With the native kernel, fewer than {@link #SHARED_FACTORS_MIN_ROWS} rows of one adapter use
+   * slots too: one kernel call per projection cost less than the two products.
    */
   private RowLora factorsOf(List<LoraAdapter> adapters, int firstSlot) {
     LoraAdapter first = adapters.get(0);
@@ -392,6 +402,9 @@ public final class DecodeBatch implements AutoCloseable {
       if (rows.get(i).adapter != first) {
         return slots.rows(adapters, firstSlot);
       }
+    }
+    if (firstSlot + adapters.size() < SHARED_FACTORS_MIN_ROWS && slots.kernelComputes()) {
+      return slots.rows(adapters, firstSlot);
     }
     if (sharedManager == null || sharedAdapter != first) {
       releaseShared();

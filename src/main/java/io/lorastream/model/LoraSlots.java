@@ -64,6 +64,11 @@ final class LoraSlots implements AutoCloseable {
     this.nativeKernel = nativeKernel && NativeRowLora.available();
   }
 
+  /** True when {@link NativeRowLora} computes the terms of these slots (loaded, model on the CPU). */
+  boolean kernelComputes() {
+    return nativeKernel && base.manager().getDevice().getDeviceType().equals(ai.djl.Device.Type.CPU);
+  }
+
   /**
    * The factors of {@code adapters} (null for the base model) as rows of one {@link RowLora},
    * placed in slots {@code from ..}: slots that already hold a row's adapter are left alone, the

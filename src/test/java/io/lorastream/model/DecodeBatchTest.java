@@ -240,7 +240,8 @@ class DecodeBatchTest {
     Map<Long, Completion> done = new HashMap<>();
     Map<Long, List<Integer>> streamed = new HashMap<>();
     try (DecodeBatch batch = new DecodeBatch(lm)) {
-      // One tenant alone first: its own factors serve every row, no slot is written.
+      // One tenant alone first: its own factors serve every row (without the native kernel; with
+      // it, three rows take slots).
       admit(batch, byId, List.of(greedy("one tenant", tenantA, 18), greedy("one tenant, two", tenantA, 6),
           greedy("3", tenantA, 25)));
       runSteps(batch, 2, done, streamed);
