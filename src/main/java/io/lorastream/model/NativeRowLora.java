@@ -94,6 +94,7 @@ final class NativeRowLora {
     }
     try {
       System.load(library.get().toAbsolutePath().toString());
+      log.info("per-row LoRA of decode batches through {}", library.get());
       return true;
     } catch (UnsatisfiedLinkError e) {
       log.warn("could not load {}: per-row LoRA through libtorch's batched products", library.get(), e);
