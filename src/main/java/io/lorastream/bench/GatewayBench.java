@@ -258,7 +258,7 @@ public final class GatewayBench implements BenchSuite {
   static final class EngineTimeline implements AutoCloseable {
     private final Metrics metrics;
     private final long engineThread;
-    private final List<long[]> times = new ArrayList<>(); // {epoch ms}
+    private final List<Long> times = new ArrayList<>(); // epoch ms of each sample
     private final List<EngineTime> totals = new ArrayList<>();
     private final java.util.concurrent.ScheduledExecutorService sampler =
         java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
@@ -281,7 +281,7 @@ public final class GatewayBench implements BenchSuite {
     }
 
     private synchronized void sample() {
-      times.add(new long[] {System.currentTimeMillis()});
+      times.add(System.currentTimeMillis());
       totals.add(EngineTime.of(metrics, engineThread));
     }
 
@@ -296,11 +296,11 @@ public final class GatewayBench implements BenchSuite {
         long start = window.get(0).asLong();
         long end = window.get(1).asLong();
         int from = 0;
-        while (from + 1 < times.size() && times.get(from + 1)[0] <= start) {
+        while (from + 1 < times.size() && times.get(from + 1) <= start) {
           from++;
         }
         int to = from;
-        while (to + 1 < times.size() && times.get(to)[0] < end) {
+        while (to + 1 < times.size() && times.get(to) < end) {
           to++;
         }
         sum = sum.plus(totals.get(to).minus(totals.get(from)));
