@@ -267,7 +267,7 @@ public final class GatewayBench implements BenchSuite {
           return t;
         });
 
-    private EngineTimeline(Metrics metrics, long engineThread) {
+    EngineTimeline(Metrics metrics, long engineThread) { // not sampling until start()
       this.metrics = metrics;
       this.engineThread = engineThread;
     }
@@ -280,17 +280,26 @@ public final class GatewayBench implements BenchSuite {
       return timeline;
     }
 
-    private synchronized void sample() {
-      times.add(System.currentTimeMillis());
-      totals.add(EngineTime.of(metrics, engineThread));
+    private void sample() {
+      record(System.currentTimeMillis(), EngineTime.of(metrics, engineThread));
+    }
+
+    synchronized void record(long epochMillis, EngineTime total) {
+      times.add(epochMillis);
+      totals.add(total);
     }
 
     /**
      * The work added within the windows ({@code [[start, end], ..]} in epoch ms): from the last
      * sample at or before each start to the first at or after its end.
      */
-    synchronized EngineTime within(JsonNode windows) {
+    EngineTime within(JsonNode windows) {
       sample();
+      return recordedWithin(windows);
+    }
+
+    /** As {@link #within}, over the samples recorded so far. */
+    synchronized EngineTime recordedWithin(JsonNode windows) {
       EngineTime sum = new EngineTime(0, 0, 0, 0, 0);
       for (JsonNode window : windows) {
         long start = window.get(0).asLong();
