@@ -1,8 +1,9 @@
 #!/bin/sh
 # Builds lorastream's native libraries into the folder given, when a C compiler is present:
 #   liblorastream_mkl.so      (mkl_vendor.c) MKL's widest kernels on non-Intel processors
-#   liblorastream_kernels.so  (row_lora.c)   the per-row LoRA term of decode batches; needs the
-#                                            JDK's JNI headers (second argument: the JDK's home)
+#   liblorastream_kernels.so  (row_lora.c, decode_attention.c) the per-row LoRA term and the
+#                             attention of decode batches; needs the JDK's JNI headers (second
+#                             argument: the JDK's home)
 # Without a compiler (or headers) it warns and leaves the library out: lorastream still runs,
 # with MKL's AVX2 kernels on non-Intel CPUs and libtorch's batched products for per-row LoRA.
 #   src/main/native/build.sh target/native /usr/lib/jvm/java-17-openjdk-amd64
@@ -21,5 +22,6 @@ if [ -z "$java_home" ] || [ ! -f "$java_home/include/jni.h" ]; then
   echo "[lorastream] no JNI headers (jni.h under '$java_home/include'): liblorastream_kernels.so not built; per-row LoRA runs through libtorch" >&2
   exit 0
 fi
-"$cc" -shared -fPIC -O3 -I"$java_home/include" -I"$java_home/include/linux" \
-  -o "$out/liblorastream_kernels.so" "$here/row_lora.c"
+# -fno-math-errno lets the softmax's exponentials go through glibc's vector expf (libmvec).
+"$cc" -shared -fPIC -O3 -fno-math-errno -I"$java_home/include" -I"$java_home/include/linux" \
+  -o "$out/liblorastream_kernels.so" "$here/row_lora.c" "$here/decode_attention.c" -lmvec -lm

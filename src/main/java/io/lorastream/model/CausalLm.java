@@ -38,9 +38,19 @@ public final class CausalLm {
   private static final Map<BaseModel, Rotary> ROTARY = new WeakHashMap<>();
 
   private final BaseModel base;
+  private final boolean nativeAttention; // decode steps' attention through NativeAttention
 
   public CausalLm(BaseModel base) {
+    this(base, true);
+  }
+
+  /**
+   * @param nativeKernels let {@link NativeAttention} compute decode steps' attention where it can
+   *     (the library loaded, F32 on the CPU); false keeps libtorch's operations (to compare the two)
+   */
+  CausalLm(BaseModel base, boolean nativeKernels) {
     this.base = base;
+    this.nativeAttention = nativeKernels && NativeKernels.available();
   }
 
   public BaseModel base() {
@@ -282,7 +292,9 @@ public final class CausalLm {
       }
     }
     float[] mask = causalMask(distinct, time, slots, first, held);
-    return inputs(tokenIds.getManager(), rowPositions, distinct, time, mask, slots);
+    // A step of one token per row over a cache: the native attention needs each row's first slot.
+    int[] firstSlots = cache == null || time != 1 ? null : firstSlot == null ? new int[batch] : firstSlot.clone();
+    return inputs(tokenIds.getManager(), rowPositions, distinct, time, mask, slots, firstSlots);
   }
 
   /**
@@ -329,9 +341,18 @@ public final class CausalLm {
   }
 
   /** What every layer of one pass shares: rotary factors (R, 1, T, hd) and the mask. */
-  private record Inputs(NDArray cosQ, NDArray sinQ, NDArray cosK, NDArray sinK, NDArray mask) {}
+  /**
+   * @param firstSlots (B) each row's first attended cache slot, for the native decode attention;
+   *     null where the mask alone says it
+   */
+  private record Inputs(NDArray cosQ, NDArray sinQ, NDArray cosK, NDArray sinK, NDArray mask, int[] firstSlots) {}
 
   private Inputs inputs(NDManager m, long[] positions, int rows, int time, float[] mask, int slots) {
+    return inputs(m, positions, rows, time, mask, slots, null);
+  }
+
+  private Inputs inputs(NDManager m, long[] positions, int rows, int time, float[] mask, int slots,
+      int[] firstSlots) {
     int headDim = base.config().headDim();
     int group = base.config().numAttentionHeads() / base.config().numKeyValueHeads();
     Rotary rotary = rotary();
@@ -339,7 +360,7 @@ public final class CausalLm {
     NDList q = lookup(ids, rotary.queryTable()).reshape(rows, 1, time, 2L * headDim).split(2, 3);
     NDList k = lookup(ids, rotary.keyTable()).reshape(rows, 1, time, 2L * headDim).split(2, 3);
     NDArray maskArray = m.create(mask, new Shape(rows, 1, (long) group * time, slots));
-    return new Inputs(q.get(0), q.get(1), k.get(0), k.get(1), maskArray);
+    return new Inputs(q.get(0), q.get(1), k.get(0), k.get(1), maskArray, firstSlots);
   }
 
   /** Rows {@code ids} (any shape) of {@code table} (N, D): (ids..., D). */
@@ -477,12 +498,18 @@ public final class CausalLm {
       }
 
       // Step 5: grouped-query masked attention. Query head i uses key/value head i / n, so the
-      // n query heads of a key/value head become n·T rows against that head's keys.
-      NDArray scores = q.reshape(batch, kvHeads, (long) group * time, headDim)
-          .matMul(k.transpose(0, 1, 3, 2)).add(inputs.mask()); // (B, KV, n·T, S)
-      NDArray attention = scores.softmax(-1).matMul(v) // (B, KV, n·T, hd)
-          .reshape(batch, heads, time, headDim)
-          .transpose(0, 2, 1, 3).reshape(batch, time, heads * headDim);
+      // n query heads of a key/value head become n·T rows against that head's keys. A decode
+      // step's (one token per row over the cache) goes through the native kernel where it can.
+      NDArray attention;
+      if (inputs.firstSlots() != null && nativeAttention && NativeKernels.fits(q)) {
+        attention = NativeAttention.decode(q, k, v, inputs.firstSlots()); // (B, 1, H·hd)
+      } else {
+        NDArray scores = q.reshape(batch, kvHeads, (long) group * time, headDim)
+            .matMul(k.transpose(0, 1, 3, 2)).add(inputs.mask()); // (B, KV, n·T, S)
+        attention = scores.softmax(-1).matMul(v) // (B, KV, n·T, hd)
+            .reshape(batch, heads, time, headDim)
+            .transpose(0, 2, 1, 3).reshape(batch, time, heads * headDim);
+      }
 
       // Step 6: output projection and residual.
       x = x.add(project(attention, layer, l, LoraModule.O_PROJ, lora));

@@ -61,7 +61,7 @@ final class LoraSlots implements AutoCloseable {
   LoraSlots(BaseModel base, NDManager parent, boolean nativeKernel) {
     this.base = base;
     this.manager = parent.newSubManager();
-    this.nativeKernel = nativeKernel && NativeRowLora.available();
+    this.nativeKernel = nativeKernel && NativeKernels.available();
   }
 
   /** True when {@link NativeRowLora} computes the terms of these slots (loaded, model on the CPU). */
@@ -226,7 +226,7 @@ final class LoraSlots implements AutoCloseable {
     int rows = to - from;
     int layers = c.numHiddenLayers();
     long width = width(rank);
-    if (nativeKernel && rank <= NativeRowLora.MAX_RANK && NativeRowLora.fits(stack)
+    if (nativeKernel && rank <= NativeRowLora.MAX_RANK && NativeKernels.fits(stack)
         && (long) rows * width * Float.BYTES <= Integer.MAX_VALUE) {
       return kernelSlice(from, to, adapted);
     }
@@ -269,7 +269,7 @@ final class LoraSlots implements AutoCloseable {
     }
     // A view of rows from .. to-1 shares the stack's memory, which outlives the view (closed
     // with the caller's scope).
-    java.nio.ByteBuffer memory = NativeRowLora.memory(stack.get(new NDIndex().addSliceDim(from, to)));
+    java.nio.ByteBuffer memory = NativeKernels.memory(stack.get(new NDIndex().addSliceDim(from, to)));
     return RowLora.ofKernelSlots(to - from,
         new RowLora.KernelSlots(memory, width(rank), aOffset, bOffset, rank, c));
   }

@@ -22,8 +22,9 @@ import java.util.List;
  * target/test-classes:target/classes:target/lib/* io.lorastream.model.DecodeChurnProfile 30}.
  *
  * <p>With a second argument {@code kernel} it compares, for rows of distinct tenants, batches with
- * and without the native per-row LoRA kernel ({@link NativeRowLora}), alternated in five rounds
- * in this one process, and prints each round's medians.
+ * and without the native kernels (per-row LoRA, {@link NativeRowLora}, and decode attention,
+ * {@link NativeAttention}), alternated in five rounds in this one process, and prints each
+ * round's medians.
  */
 public final class DecodeChurnProfile {
   private static final String PROMPT = "Question: How long do I have to return an item?\nAnswer:";
@@ -44,8 +45,9 @@ public final class DecodeChurnProfile {
       System.out.printf("prompt %d tokens, %d iterations, medians of CPU ms%n", prompt.length, iterations);
       measure(lm, prompt, adapters, 64, true, 3 * iterations, true); // warms the JIT up for every build alike
       if (args.length > 1 && args[1].equals("kernel")) {
-        measure(lm, prompt, adapters, 64, true, 3 * iterations, false);
-        compareKernel(lm, prompt, adapters, iterations);
+        CausalLm libtorchOnly = new CausalLm(base, false);
+        measure(libtorchOnly, prompt, adapters, 64, true, 3 * iterations, false);
+        compareKernel(lm, libtorchOnly, prompt, adapters, iterations);
         adapters.forEach(LoraAdapter::close);
         return;
       }
@@ -62,13 +64,14 @@ public final class DecodeChurnProfile {
   }
 
   /** Rows of distinct tenants with and without the kernel, alternated; each round's medians. */
-  private static void compareKernel(CausalLm lm, int[] prompt, List<LoraAdapter> adapters, int iterations) {
+  private static void compareKernel(CausalLm lm, CausalLm libtorchOnly, int[] prompt, List<LoraAdapter> adapters,
+      int iterations) {
     System.out.println("rows | kernel join+step | libtorch join+step | ratio (libtorch / kernel), per round");
     for (int rows : new int[] {8, 32, 64}) {
       StringBuilder line = new StringBuilder(String.format("%4d |", rows));
       for (int round = 0; round < 5; round++) {
         double[] on = measure(lm, prompt, adapters, rows, true, iterations, true);
-        double[] off = measure(lm, prompt, adapters, rows, true, iterations, false);
+        double[] off = measure(libtorchOnly, prompt, adapters, rows, true, iterations, false);
         line.append(String.format(" %.2f+%.2f %.2f+%.2f %.2fx |", on[0], on[1], off[0], off[1],
             (off[0] + off[1]) / (on[0] + on[1])));
       }

@@ -47,9 +47,9 @@ class NativeRowLoraTest {
 
   @Test
   void theLibraryTheBuildMadeIsLoaded() {
-    Path built = Path.of("target", "native", NativeRowLora.LIBRARY);
+    Path built = Path.of("target", "native", NativeKernels.LIBRARY);
     assumeTrue(Files.exists(built), "no C compiler here: the build made no " + built);
-    assertThat(NativeRowLora.available()).as("%s is found beside target/classes and loaded", built).isTrue();
+    assertThat(NativeKernels.available()).as("%s is found beside target/classes and loaded", built).isTrue();
   }
 
   /**
@@ -60,7 +60,7 @@ class NativeRowLoraTest {
   @ParameterizedTest
   @CsvSource({"8, 1", "8, 3", "5, 1", "5, 4", "16, 2"})
   void addsEachRowsOwnTermAsLibtorchComputesIt(int rank, int tokens) {
-    assumeTrue(NativeRowLora.available());
+    assumeTrue(NativeKernels.available());
     int rows = 5;
     int in = 13;
     int out = 21;
@@ -79,7 +79,7 @@ class NativeRowLoraTest {
         NDArray bT = slot.get(new NDIndex().addSliceDim(bOffset, bOffset + (long) rank * out)).reshape(rank, out);
         expected.set(new NDIndex(b), expected.get(b).add(x.get(b).matMul(aT).matMul(bT)));
       }
-      ByteBuffer slots = NativeRowLora.memory(stack.get(new NDIndex().addSliceDim(1, rows + 1)));
+      ByteBuffer slots = NativeKernels.memory(stack.get(new NDIndex().addSliceDim(1, rows + 1)));
       NativeRowLora.addInto(y, x, slots, width, aOffset, bOffset, rank);
       float[] got = y.toFloatArray();
       float[] want = expected.toFloatArray();
@@ -93,11 +93,11 @@ class NativeRowLoraTest {
 
   @Test
   void refusesSlotsSmallerThanTheRows() {
-    assumeTrue(NativeRowLora.available());
+    assumeTrue(NativeKernels.available());
     try (NDManager m = NDManager.newBaseManager()) {
       NDArray x = m.ones(new Shape(3, 1, 4));
       NDArray y = m.zeros(new Shape(3, 1, 4));
-      ByteBuffer twoSlots = NativeRowLora.memory(m.zeros(new Shape(2, 40)));
+      ByteBuffer twoSlots = NativeKernels.memory(m.zeros(new Shape(2, 40)));
       assertThatThrownBy(() -> NativeRowLora.addInto(y, x, twoSlots, 40, 0, 16, 4))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("3 slots of 40 floats");
@@ -111,7 +111,7 @@ class NativeRowLoraTest {
    */
   @Test
   void decodeBatchesWithAndWithoutTheKernelAgree() {
-    assumeTrue(NativeRowLora.available());
+    assumeTrue(NativeKernels.available());
     List<LoraAdapter> tenants = new ArrayList<>();
     for (int i = 0; i < 10; i++) {
       tenants.add(CausalLmTest.randomAdapter(base, 200 + i, i < 3 ? List.of(1, 3) : null));
