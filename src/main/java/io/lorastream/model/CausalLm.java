@@ -340,8 +340,9 @@ public final class CausalLm {
     return mask;
   }
 
-  /** What every layer of one pass shares: rotary factors (R, 1, T, hd) and the mask. */
   /**
+   * What every layer of one pass shares: rotary factors (R, 1, T, hd) and the mask.
+   *
    * @param firstSlots (B) each row's first attended cache slot, for the native decode attention;
    *     null where the mask alone says it
    */
