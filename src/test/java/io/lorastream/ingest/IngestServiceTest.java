@@ -46,7 +46,7 @@ class IngestServiceTest {
     byte[] notAvro = "{\"not\": \"avro\"}".getBytes(StandardCharsets.UTF_8);
 
     try (IngestService ingest = IngestService.start(kafka, topics, IngestSettings.defaults(), metrics, stateDir);
-        KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
+        KafkaProducer<String, byte[]> producer = new KafkaProducer<>(oneInFlight(kafka), new StringSerializer(),
             new ByteArraySerializer())) {
       for (String tenant : List.of("acme", "globex")) {
         for (int i = 0; i < 3; i++) {
@@ -100,7 +100,7 @@ class IngestServiceTest {
         .withRemovedTenants(Set.of("gone"));
 
     try (IngestService ingest = IngestService.start(kafka, topics, settings, metrics, stateDir);
-        KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
+        KafkaProducer<String, byte[]> producer = new KafkaProducer<>(oneInFlight(kafka), new StringSerializer(),
             new ByteArraySerializer())) {
       producer.send(new ProducerRecord<>(topics.examples().name(), "acme", tenMegabytePrompt));
       producer.send(new ProducerRecord<>(topics.examples().name(), "acme", garbled));
@@ -121,6 +121,19 @@ class IngestServiceTest {
       assertThat(metrics.ingestRejected.labelValues("prompt-too-long").getLongValue()).isEqualTo(1);
       assertThat(metrics.ingestRejected.labelValues("tenant-removed").getLongValue()).isEqualTo(1);
     }
+  }
+
+  /**
+   * The producer settings with one request in flight. On topics just created, a first send can be
+   * refused while the partition gets its leader; with several requests in flight the idempotent
+   * producer then once saw later batches appended before the refused one was retried, and retried
+   * it for good (OutOfOrderSequenceException in the broker's log, one record never written). One
+   * in flight keeps every retry in order.
+   */
+  private static Map<String, Object> oneInFlight(KafkaSettings kafka) {
+    Map<String, Object> config = new java.util.HashMap<>(kafka.producer());
+    config.put("max.in.flight.requests.per.connection", 1);
+    return config;
   }
 
   private static byte[] encode(String tenant, String id) {
