@@ -3,6 +3,7 @@ package io.lorastream.kafka;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -12,9 +13,12 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.CreateTopicsOptions;
 import org.apache.kafka.clients.admin.CreateTopicsResult;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.Node;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.slf4j.Logger;
@@ -82,8 +86,11 @@ public final class TopicAdmin {
   }
 
   /**
-   * Waits until the broker's metadata shows every partition of {@code names} with a leader, so a
-   * producer started right after {@link #ensureTopics} finds its topic.
+   * Waits until the broker's metadata shows every partition of {@code names} with a leader, and
+   * the leaders answer for their partitions (a request for each partition's end offset), so a
+   * producer started right after {@link #ensureTopics} finds its topic ready. With the metadata
+   * alone, a first send to a topic just created was once refused (NotLeaderOrFollower), and the
+   * idempotent producer that sent it retried an out-of-order batch for good.
    */
   private static void awaitLeaders(
       Admin admin, List<String> names, long deadline, KafkaSettings settings, Duration timeout) {
@@ -97,10 +104,15 @@ public final class TopicAdmin {
                 .flatMap(d -> d.partitions().stream())
                 .allMatch(p -> p.leader() != null && !p.leader().isEmpty());
         if (ready) {
+          Map<TopicPartition, OffsetSpec> ends = new HashMap<>();
+          described.values().forEach(d -> d.partitions().forEach(
+              p -> ends.put(new TopicPartition(d.name(), p.partition()), OffsetSpec.latest())));
+          admin.listOffsets(ends).all().get(Math.max(1, remainingMs(deadline)), TimeUnit.MILLISECONDS);
           return;
         }
       } catch (ExecutionException e) {
-        if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
+        if (!(e.getCause() instanceof UnknownTopicOrPartitionException
+            || e.getCause() instanceof RetriableException)) {
           throw new KafkaUnavailableException(
               "Kafka at " + settings.bootstrapServers() + " cannot describe topics: "
                   + e.getCause().getMessage(), e.getCause());
@@ -113,7 +125,7 @@ public final class TopicAdmin {
       }
       if (remainingMs(deadline) <= 0) {
         throw new KafkaUnavailableException(
-            "topics " + names + " have no leader at " + settings.bootstrapServers() + " after "
+            "topics " + names + " have no ready leader at " + settings.bootstrapServers() + " after "
                 + timeout.toSeconds() + " s", null);
       }
       try {
