@@ -31,6 +31,9 @@ final class NativeRowLora {
   static void addInto(NDArray y, NDArray x, ByteBuffer slots, long slotWidth, long aOffset, long bOffset,
       int rank) {
     long rows = y.getShape().get(0);
+    if (rows == 0) {
+      return;
+    }
     long positions = y.getShape().size() / Math.max(1, y.getShape().tail());
     int in = Math.toIntExact(x.getShape().tail());
     int out = Math.toIntExact(y.getShape().tail());
@@ -40,8 +43,7 @@ final class NativeRowLora {
           + ", " + rows + " slots of " + slotWidth + " floats in " + slots.capacity() + " bytes");
     }
     addRowLora(NativeKernels.memory(x), slots, slotWidth, aOffset, bOffset, NativeKernels.memory(y),
-        Math.toIntExact(rows),
-        Math.toIntExact(positions / rows), in, rank, out);
+        Math.toIntExact(rows), Math.toIntExact(positions / rows), in, rank, out);
   }
 
   private static native void addRowLora(ByteBuffer x, ByteBuffer slots, long slotWidth, long aOffset,
