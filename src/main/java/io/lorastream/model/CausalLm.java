@@ -291,10 +291,14 @@ public final class CausalLm {
         rowPositions[b * time + t] = Math.max(0, p0 + t);
       }
     }
+    // A step of one token per row over a cache goes through the native attention where it can:
+    // each row's first slot replaces the mask.
+    if (cache != null && time == 1 && nativeAttention && NativeKernels.fits(tokenIds.getManager())) {
+      int[] firstSlots = firstSlot == null ? new int[batch] : firstSlot.clone();
+      return inputs(tokenIds.getManager(), rowPositions, distinct, time, null, slots, firstSlots);
+    }
     float[] mask = causalMask(distinct, time, slots, first, held);
-    // A step of one token per row over a cache: the native attention needs each row's first slot.
-    int[] firstSlots = cache == null || time != 1 ? null : firstSlot == null ? new int[batch] : firstSlot.clone();
-    return inputs(tokenIds.getManager(), rowPositions, distinct, time, mask, slots, firstSlots);
+    return inputs(tokenIds.getManager(), rowPositions, distinct, time, mask, slots, null);
   }
 
   /**
@@ -343,8 +347,9 @@ public final class CausalLm {
   /**
    * What every layer of one pass shares: rotary factors (R, 1, T, hd) and the mask.
    *
+   * @param mask the attention mask; null when the native decode attention runs instead
    * @param firstSlots (B) each row's first attended cache slot, for the native decode attention;
-   *     null where the mask alone says it
+   *     null where the mask says it
    */
   private record Inputs(NDArray cosQ, NDArray sinQ, NDArray cosK, NDArray sinK, NDArray mask, int[] firstSlots) {}
 
@@ -360,7 +365,7 @@ public final class CausalLm {
     NDArray ids = m.create(positions, new Shape(rows, time));
     NDList q = lookup(ids, rotary.queryTable()).reshape(rows, 1, time, 2L * headDim).split(2, 3);
     NDList k = lookup(ids, rotary.keyTable()).reshape(rows, 1, time, 2L * headDim).split(2, 3);
-    NDArray maskArray = m.create(mask, new Shape(rows, 1, (long) group * time, slots));
+    NDArray maskArray = mask == null ? null : m.create(mask, new Shape(rows, 1, (long) group * time, slots));
     return new Inputs(q.get(0), q.get(1), k.get(0), k.get(1), maskArray, firstSlots);
   }
 
@@ -502,7 +507,7 @@ public final class CausalLm {
       // n query heads of a key/value head become n·T rows against that head's keys. A decode
       // step's (one token per row over the cache) goes through the native kernel where it can.
       NDArray attention;
-      if (inputs.firstSlots() != null && nativeAttention && NativeKernels.fits(q)) {
+      if (inputs.firstSlots() != null) {
         attention = NativeAttention.decode(q, k, v, inputs.firstSlots()); // (B, 1, H·hd)
       } else {
         NDArray scores = q.reshape(batch, kvHeads, (long) group * time, headDim)

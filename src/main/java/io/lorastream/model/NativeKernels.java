@@ -39,6 +39,11 @@ final class NativeKernels {
     return array.getDataType() == DataType.FLOAT32 && array.getDevice().getDeviceType().equals(Device.Type.CPU);
   }
 
+  /** True when arrays this manager makes (F32, as the model's are) are on the CPU. */
+  static boolean fits(ai.djl.ndarray.NDManager manager) {
+    return manager.getDevice().getDeviceType().equals(Device.Type.CPU);
+  }
+
   /**
    * The native memory of a contiguous F32 CPU array (no copy; an array that is not contiguous is
    * copied first); the buffer is valid while the array is open.
