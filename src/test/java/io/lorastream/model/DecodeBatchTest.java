@@ -280,7 +280,8 @@ class DecodeBatchTest {
     return ids;
   }
 
-  private static void runSteps(
+  /** Runs up to {@code steps} steps (fewer once the batch is empty), collecting finished rows. */
+  static void runSteps(
       DecodeBatch batch, int steps, Map<Long, Completion> done, Map<Long, List<Integer>> streamed) {
     for (int s = 0; s < steps && !batch.isEmpty(); s++) {
       for (DecodeBatch.Update u : batch.step()) {

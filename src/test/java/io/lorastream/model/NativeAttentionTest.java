@@ -150,13 +150,9 @@ class NativeAttentionTest {
               SamplingParams.greedy(5 + 3 * i).withLogprobs(1)));
         }
         order.addAll(batch.addAll(requests));
-        for (int s = 0; s < 6; s++) {
-          batch.step().stream().filter(DecodeBatch.Update::finished).forEach(u -> done.put(u.id(), u.completion()));
-        }
+        DecodeBatchTest.runSteps(batch, 6, done, new HashMap<>());
       }
-      while (!batch.isEmpty()) {
-        batch.step().stream().filter(DecodeBatch.Update::finished).forEach(u -> done.put(u.id(), u.completion()));
-      }
+      DecodeBatchTest.runSteps(batch, Integer.MAX_VALUE, done, new HashMap<>()); // until every row finished
     }
     return order.stream().map(done::get).toList();
   }
