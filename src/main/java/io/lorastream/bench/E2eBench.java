@@ -84,6 +84,7 @@ public final class E2eBench implements BenchSuite {
     List<String> trainerOptions = new ArrayList<>(List.of("--batch-size", Integer.toString(scenario.batchSize()),
         "--batch-max-wait-ms", Long.toString(scenario.batchMaxWaitMs())));
     trainerOptions.addAll(List.of("--torch-threads", Integer.toString(scenario.torchThreads())));
+    trainerOptions.addAll(List.of("--train-threads", Integer.toString(scenario.trainThreads())));
     if (scenario.openGate()) {
       trainerOptions.addAll(List.of("--gate-holdout-margin", "Infinity", "--gate-canary-margin", "Infinity"));
     }

@@ -33,15 +33,17 @@ import java.util.TreeSet;
  * @param batchMaxWaitMs the trainer's {@code --batch-max-wait-ms} ({@code trainer.batch-max-wait-ms}, default 1000)
  * @param openGate true turns the quality gate off, so every step publishes ({@code trainer.open-gate}, default true)
  * @param torchThreads the trainer's {@code --torch-threads} ({@code trainer.torch-threads}, default 0: libtorch's default)
+ * @param trainThreads the trainer's {@code --train-threads} ({@code trainer.train-threads}, default 1)
  */
 public record Scenario(String name, int tenants, double examplesPerSecond, double requestsPerSecond,
     int contextWords, int maxTokens, double durationSeconds, double warmupSeconds, double baselineSeconds,
-    double drainTimeoutSeconds, long seed, int batchSize, long batchMaxWaitMs, boolean openGate, int torchThreads) {
+    double drainTimeoutSeconds, long seed, int batchSize, long batchMaxWaitMs, boolean openGate, int torchThreads,
+    int trainThreads) {
 
   private static final Set<String> KEYS = Set.of("tenants", "examples.per-second", "requests.per-second",
       "prompt.context-words", "requests.max-tokens", "duration-seconds", "warmup-seconds", "baseline-seconds",
       "drain-timeout-seconds", "seed", "trainer.batch-size", "trainer.batch-max-wait-ms", "trainer.open-gate",
-      "trainer.torch-threads");
+      "trainer.torch-threads", "trainer.train-threads");
 
   public Scenario {
     require(tenants >= 1 && tenants <= 100_000, "tenants must be 1..100000, got " + tenants);
@@ -57,6 +59,7 @@ public record Scenario(String name, int tenants, double examplesPerSecond, doubl
     require(batchSize >= 1, "trainer.batch-size must be >= 1, got " + batchSize);
     require(batchMaxWaitMs >= 0, "trainer.batch-max-wait-ms must be >= 0, got " + batchMaxWaitMs);
     require(torchThreads >= 0, "trainer.torch-threads must be >= 0, got " + torchThreads);
+    require(trainThreads >= 1, "trainer.train-threads must be >= 1, got " + trainThreads);
   }
 
   private static void require(boolean ok, String message) {
@@ -100,7 +103,8 @@ public record Scenario(String name, int tenants, double examplesPerSecond, doubl
         integer(p, "trainer.batch-size", 8),
         integer(p, "trainer.batch-max-wait-ms", 1000),
         bool(p, "trainer.open-gate", true),
-        integer(p, "trainer.torch-threads", 0));
+        integer(p, "trainer.torch-threads", 0),
+        integer(p, "trainer.train-threads", 1));
   }
 
   private static String value(Properties p, String key, Object fallback) {

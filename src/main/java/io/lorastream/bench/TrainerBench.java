@@ -13,6 +13,7 @@ import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraConfig;
 import io.lorastream.model.LoraTrainer;
 import io.lorastream.model.TinyModelFactory;
+import io.lorastream.model.TorchThreads;
 import io.lorastream.model.TrainingPair;
 import io.lorastream.model.TrainingSettings;
 import io.lorastream.train.ContinualTrainer;
@@ -70,7 +71,20 @@ public final class TrainerBench implements BenchSuite {
         figures.addAll(fusedAgainstSeparate(base, tenants, quick ? 2 : 4));
       }
       figures.addAll(memoryPerTenant(base, quick ? new int[] {10, 100, 1000} : new int[] {10, 100, 1000, 10_000}));
-      figures.addAll(continualTrainer(base, scratch, quick, sustainedSettings()));
+      // The sustained phase with the train threads first, then one train thread as the baseline
+      // (the later run has the warmer JVM). Each on a broker of its own: the logs hold gigabytes.
+      int threadsBefore = TorchThreads.current();
+      try {
+        TorchThreads.use(1); // several train threads each with libtorch's pool would wait on each other
+        figures.addAll(continualTrainer(base, scratch.resolve("threads"), quick, sustainedSettings()));
+        ScratchFolder.delete(scratch.resolve("threads"));
+        for (Figure f : continualTrainer(base, scratch.resolve("one"), quick, sustainedSettings().withTrainThreads(1))) {
+          figures.add(new Figure(f.metric() + "_1_train_thread", f.value(), f.unit(), f.baseline(), f.ratio(),
+              "baseline of the train threads' run: one train thread; " + f.note()));
+        }
+      } finally {
+        TorchThreads.use(threadsBefore);
+      }
       return figures;
     } finally {
       ScratchFolder.delete(scratch);
@@ -285,18 +299,34 @@ public final class TrainerBench implements BenchSuite {
    * example's freshness is the time from its event time to the first snapshot of its tenant whose
    * examplesSeen covers it.
    */
-  /** The trainer of the sustained phase: the defaults with an open quality gate. */
+  /**
+   * The trainer of the sustained phase: the defaults with an open quality gate, micro-batches that
+   * wait at most {@link #SUSTAINED_BATCH_MAX_WAIT_MS} (the default second alone would put the
+   * freshness median above its aim of 1 s) and {@link #SUSTAINED_TRAIN_THREADS} train threads.
+   */
   static TrainerSettings sustainedSettings() {
     return TrainerSettings.defaults().withInstanceId("bench").withGroupId("bench-trainer")
-        .withGate(TrainerSettings.Gate.open());
+        .withGate(TrainerSettings.Gate.open())
+        .withBatching(TrainerSettings.defaults().batchSize(), Duration.ofMillis(SUSTAINED_BATCH_MAX_WAIT_MS))
+        .withTrainThreads(SUSTAINED_TRAIN_THREADS);
   }
+
+  static final long SUSTAINED_BATCH_MAX_WAIT_MS = 250;
+  /** One per core of the 2-core machines the figures come from; libtorch runs one thread per operation. */
+  static final int SUSTAINED_TRAIN_THREADS = 2;
 
   List<Figure> continualTrainer(BaseModel base, Path scratch, boolean quick, TrainerSettings settings)
       throws Exception {
-    int tenants = 100;
     // The aim's load: 50 examples/s over 100 tenants. A quick run is still short: the trainer
     // starts cold, and a backlog it builds is measured as freshness.
-    double offered = 50;
+    return continualTrainer(base, scratch, quick, settings, 50);
+  }
+
+  /** As {@link #continualTrainer(BaseModel, Path, boolean, TrainerSettings)} at {@code offered} examples/s. */
+  List<Figure> continualTrainer(BaseModel base, Path scratch, boolean quick, TrainerSettings settings, double offered)
+      throws Exception {
+    Files.createDirectories(scratch);
+    int tenants = 100;
     long warmupMs = quick ? 10_000 : 20_000;
     long measureMs = quick ? 30_000 : 120_000;
     TrainerWorkload workload = new TrainerWorkload(3);
@@ -345,6 +375,8 @@ public final class TrainerBench implements BenchSuite {
       }, "bench-producer");
       double trainedAtFrom = 0;
       double trainedAtTo = 0;
+      CycleTimes timesAtFrom = null;
+      CycleTimes timesAtTo = null;
       try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
               settings, metrics);
           KafkaConsumer<String, byte[]> adapters = new KafkaConsumer<>(kafka.consumer("bench-" + UUID.randomUUID()),
@@ -372,10 +404,12 @@ public final class TrainerBench implements BenchSuite {
           }
           if (!fromTaken && System.currentTimeMillis() >= measureFrom) {
             trainedAtFrom = metrics.trainerExamples.labelValues("trained").get();
+            timesAtFrom = CycleTimes.of(metrics);
             fromTaken = true;
           }
         }
         trainedAtTo = metrics.trainerExamples.labelValues("trained").get();
+        timesAtTo = CycleTimes.of(metrics);
         producing.set(false);
         producer.join(10_000);
       }
@@ -384,14 +418,27 @@ public final class TrainerBench implements BenchSuite {
       long[] sorted = freshness.stream().mapToLong(Long::longValue).sorted().toArray();
       var fused = metrics.trainerFusedBatchTenants.collect().getDataPoints().get(0);
       String load = String.format("offered %.0f examples/s round-robin over %d tenants (%.1f per tenant per s), "
-          + "batch %d or %d ms, max %d fused rows, open gate, publish every step; %d s measured after %d s warm-up; "
-          + "%s, broker in the same JVM", offered, tenants, offered / tenants, settings.batchSize(),
-          settings.batchMaxWait().toMillis(), settings.maxFusedRows(), measureMs / 1000, warmupMs / 1000,
+          + "batch %d or %d ms, max %d fused rows, %d train thread(s), open gate, publish every step; %d s measured "
+          + "after %d s warm-up; %s, broker in the same JVM", offered, tenants, offered / tenants, settings.batchSize(),
+          settings.batchMaxWait().toMillis(), settings.maxFusedRows(), settings.trainThreads(), measureMs / 1000,
+          warmupMs / 1000,
           modelName(base));
       List<Figure> figures = new ArrayList<>();
       figures.add(Figure.against("trainer_examples_per_s_100_tenants", trained, producedInWindow[0] / seconds,
           "examples/s", "examples trained per second against examples offered in the same window (baseline); "
               + "ratio < 1 means the trainer fell behind; " + load));
+      if (timesAtFrom != null) {
+        CycleTimes window = timesAtTo.minus(timesAtFrom);
+        figures.add(Figure.of("trainer_cycles_per_s_100_tenants", window.commits() / seconds, "cycles/s",
+            "transactions committed per second in the window (each holds every micro-batch ready when its cycle "
+                + "began); " + load));
+        figures.add(Figure.of("trainer_commit_share_100_tenants", 100 * window.commitSeconds() / seconds, "%",
+            "share of the window the trainer thread waited for its commits (flush of the cycle's records and "
+                + "EndTxn), when no step runs; " + load));
+        figures.add(Figure.of("trainer_step_busy_100_tenants", 100 * window.stepSeconds() / seconds, "%",
+            "sum of the steps' durations as a share of the window (above 100% when train threads overlap); "
+                + settings.trainThreads() + " train thread(s); " + load));
+      }
       figures.add(Figure.of("trainer_fused_tenants_per_step_100_tenants",
           fused.getCount() == 0 ? 0 : fused.getSum() / fused.getCount(), "tenants",
           "mean tenants per fused step over the whole run; " + load));
@@ -401,6 +448,20 @@ public final class TrainerBench implements BenchSuite {
       figures.add(Figure.of("trainer_freshness_p99_ms_100_tenants", percentile(sorted, 0.99), "ms",
           "as p50; examples not yet published at the window's end are not counted; " + load));
       return figures;
+    }
+  }
+
+  /** Totals of the trainer's commit and step histograms at one moment. */
+  private record CycleTimes(double commits, double commitSeconds, double stepSeconds) {
+    static CycleTimes of(Metrics metrics) {
+      var commit = metrics.trainerCommitSeconds.collect().getDataPoints().get(0);
+      var step = metrics.trainerStepSeconds.collect().getDataPoints().get(0);
+      return new CycleTimes(commit.getCount(), commit.getSum(), step.getSum());
+    }
+
+    CycleTimes minus(CycleTimes earlier) {
+      return new CycleTimes(commits - earlier.commits, commitSeconds - earlier.commitSeconds,
+          stepSeconds - earlier.stepSeconds);
     }
   }
 

@@ -73,9 +73,15 @@ final class TrainerCommand implements Callable<Integer> {
 
   @Option(names = "--torch-threads", defaultValue = "0",
       description = "Threads libtorch uses within one operation in this process (default: ${DEFAULT-VALUE}, "
-          + "libtorch's default of one per core); 1 when the cores are shared with other busy processes "
-          + "(gateway, broker), where more threads wait on each other.")
+          + "libtorch's default of one per core, or 1 with more than one train thread); 1 when the cores are "
+          + "shared with other busy processes (gateway, broker), where more threads wait on each other.")
   int torchThreads;
+
+  @Option(names = "--train-threads", defaultValue = "1",
+      description = "Threads that run a cycle's fused steps, several groups of tenants at once, while the trainer "
+          + "thread publishes and checkpoints the groups done (default: ${DEFAULT-VALUE}); on a CPU, about the cores "
+          + "the trainer may use. Weights do not depend on it.")
+  int trainThreads;
 
   @Option(names = "--rehearsal-ratio", defaultValue = "" + TrainerSettings.DEFAULT_REHEARSAL_RATIO,
       description = "General exchanges (no tenant fact, none of the canary set) added to each tenant's training "
@@ -98,12 +104,14 @@ final class TrainerCommand implements Callable<Integer> {
             TrainerSettings.Gate.defaults().minHoldoutExamples()))
         .withKeptVersions(keptVersions)
         .withMaxFusedRows(maxFusedRows)
-        .withRehearsal(rehearsalRatio);
+        .withRehearsal(rehearsalRatio)
+        .withTrainThreads(trainThreads);
     if (torchThreads < 0) {
       throw new IllegalArgumentException("--torch-threads must be 0 or more, got " + torchThreads);
     }
     BaseModel model = BaseModel.load(base.resolve());
-    TorchThreads.use(torchThreads);
+    // Several train threads each with libtorch's pool of one thread per core would wait on each other.
+    TorchThreads.use(torchThreads == 0 && trainThreads > 1 ? 1 : torchThreads);
     Metrics metrics = Metrics.create();
     ContinualTrainer trainer = new ContinualTrainer(model, settings, topics, topics.cleanExamples().name(),
         trainerSettings, metrics);

@@ -34,6 +34,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.concurrent.Future;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -68,6 +69,11 @@ import org.slf4j.LoggerFactory;
  * float rounding (sums run in another order); which tenants share a step depends on what is ready
  * when, so with several tenants a restart reproduces weights to rounding, not bit for bit. With
  * {@code maxFusedRows} below the batch size every step is one tenant's {@link LoraTrainer#step}.
+ *
+ * <p>Train threads ({@link TrainerSettings#trainThreads()}): the fused steps of a cycle run on
+ * {@link StepWorkers}, several groups at once with more than one thread, while the trainer thread
+ * publishes and checkpoints the groups already trained, in the groups' order. The groups of a
+ * cycle have distinct tenants, so the weights are those of one group after another.
  *
  * <p>A step whose loss is NaN or infinite is undone: the tenant returns to its last checkpoint and
  * the batch's examples go to the DLQ (reason {@code non-finite-loss}) in the same transaction. When
@@ -108,6 +114,9 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   private CommittedCheckpoints checkpoints = CommittedCheckpoints.NONE;
   private KafkaConsumer<String, byte[]> consumer;
   private TransactionalOutput output;
+  private StepWorkers workers;
+  /** When this trainer last took partitions: examples read from a backlog start waiting here. */
+  private long assignedAtMillis;
   private volatile boolean running = true;
   private volatile boolean failed;
   private final Thread thread;
@@ -132,7 +141,12 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     return FusedLoraTrainer.step(group);
   }
 
-  /** How a group of micro-batches is trained; tests replace it to observe or disturb steps. */
+  /**
+   * How a group of micro-batches is trained; tests replace it to observe or disturb steps. It is
+   * called on the {@link StepWorkers}' threads, and on the trainer's own thread when a group is
+   * trained again one tenant at a time, possibly while a worker runs another group's step: always
+   * for distinct tenants, but it must be safe to call from several threads at once.
+   */
   @FunctionalInterface
   interface StepFunction {
     /**
@@ -174,9 +188,11 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   public void run() {
     try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(kafka.consumer(settings.groupId()),
             new StringDeserializer(), new ByteArrayDeserializer());
-        TransactionalOutput out = new TransactionalOutput(kafka, settings.transactionalId())) {
+        TransactionalOutput out = new TransactionalOutput(kafka, settings.transactionalId());
+        StepWorkers w = new StepWorkers(settings.trainThreads(), thread.getName(), stepFunction)) {
       consumer = c;
       output = out;
+      workers = w;
       retryWhileKafkaIsAway("starting the transactional producer", output::initialise);
       consumer.subscribe(List.of(inputTopic), new Rebalance());
       log.info("trainer {} consuming {} (batch {} examples or {} ms)", settings.instanceId(), inputTopic,
@@ -237,7 +253,19 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       metrics.trainerExamples.labelValues("already-trained").inc();
       return;
     }
-    batcher.add(new PendingExample(partition, record.offset(), example, System.currentTimeMillis()));
+    batcher.add(new PendingExample(partition, record.offset(), example,
+        waitingSince(record.timestamp(), assignedAtMillis, System.currentTimeMillis())));
+  }
+
+  /**
+   * When an example's wait for its micro-batch began: when it was written to the input topic (the
+   * record's timestamp), so the time it spent on the topic while this trainer was busy counts
+   * towards {@link TrainerSettings#batchMaxWait()}; but not before this trainer took the partition
+   * (a backlog found at start or after a rebalance still fills micro-batches instead of training at
+   * once in small ones), and not after it was read (a writer's clock ahead of this one).
+   */
+  static long waitingSince(long recordTimestamp, long assignedAtMillis, long readAtMillis) {
+    return Math.min(readAtMillis, Math.max(recordTimestamp, assignedAtMillis));
   }
 
   /**
@@ -302,9 +330,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
         }
         applyControl(control, now);
       }
-      for (List<MicroBatch> group : fusedGroups(ready, settings.maxFusedRows())) {
-        trainGroup(group, now);
-      }
+      trainGroups(fusedGroups(ready, settings.maxFusedRows()), now);
       for (String tenant : holdoutChanged) {
         TenantState state = tenants.get(tenant);
         if (state != null && !checkpointed.contains(tenant)) {
@@ -390,10 +416,44 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   }
 
   /**
-   * One fused step for the group's tenants, then each tenant's publish decision and checkpoint. A
-   * non-finite loss in a group of several tenants trains the group again one tenant at a time.
+   * The cycle's fused groups: their steps run on the {@link StepWorkers} (several at once with
+   * more than one train thread; the groups' tenants are distinct), and this thread takes each
+   * group's outcome in order ({@link #afterGroupStep}), so the transaction's records come in the
+   * order of the groups whatever the threads. No step is still running when this returns or throws.
    */
-  private void trainGroup(List<MicroBatch> group, long now) {
+  private void trainGroups(List<List<MicroBatch>> groups, long now) {
+    List<GroupStep> steps = new ArrayList<>(groups.size());
+    try {
+      for (List<MicroBatch> group : groups) {
+        GroupStep step = prepare(group);
+        step.result = workers.submit(step.batches);
+        steps.add(step);
+      }
+      for (GroupStep step : steps) {
+        afterGroupStep(step, StepWorkers.await(step.result), now);
+      }
+    } finally {
+      for (GroupStep step : steps) {
+        StepWorkers.awaitQuietly(step.result);
+      }
+    }
+  }
+
+  /** A group's micro-batches, their tenants' states and the step's batches (rehearsal mixed in). */
+  private static final class GroupStep {
+    final List<MicroBatch> group;
+    final List<TenantState> members;
+    final List<FusedLoraTrainer.TenantBatch> batches;
+    Future<StepWorkers.Result> result;
+
+    GroupStep(List<MicroBatch> group, List<TenantState> members, List<FusedLoraTrainer.TenantBatch> batches) {
+      this.group = group;
+      this.members = members;
+      this.batches = batches;
+    }
+  }
+
+  private GroupStep prepare(List<MicroBatch> group) {
     List<TenantState> members = new ArrayList<>(group.size());
     List<FusedLoraTrainer.TenantBatch> batches = new ArrayList<>(group.size());
     for (MicroBatch batch : group) {
@@ -402,16 +462,26 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       batches.add(new FusedLoraTrainer.TenantBatch(state.trainer,
           rehearsal.mixInto(pairsOf(batch), state.tenant, state.examplesSeen)));
     }
-    float[] losses = null;
-    IllegalStateException refused = null;
-    long started = System.nanoTime();
-    try {
-      losses = stepFunction.step(batches);
-    } catch (IllegalStateException e) {
-      // LoraTrainer and FusedLoraTrainer refuse a step with a non-finite loss before updating any adapter.
-      refused = e;
-    }
-    metrics.trainerStepSeconds.observe((System.nanoTime() - started) / 1e9);
+    return new GroupStep(group, members, batches);
+  }
+
+  /** One fused step for the group's tenants on this thread, then what follows it ({@link #afterGroupStep}). */
+  private void trainGroup(List<MicroBatch> group, long now) {
+    GroupStep step = prepare(group);
+    afterGroupStep(step, StepWorkers.run(stepFunction, step.batches), now);
+  }
+
+  /**
+   * Each tenant's publish decision and checkpoint after the group's step. A non-finite loss in a
+   * group of several tenants trains the group again one tenant at a time, on this thread.
+   */
+  private void afterGroupStep(GroupStep step, StepWorkers.Result result, long now) {
+    List<MicroBatch> group = step.group;
+    List<TenantState> members = step.members;
+    List<FusedLoraTrainer.TenantBatch> batches = step.batches;
+    float[] losses = result.losses();
+    IllegalStateException refused = result.refused();
+    metrics.trainerStepSeconds.observe(result.nanos() / 1e9);
     metrics.trainerFusedBatchTenants.observe(group.size());
     if (refused != null) {
       if (group.size() > 1) {
@@ -717,6 +787,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
 
     @Override
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+      assignedAtMillis = System.currentTimeMillis();
       forgetUncommitted();
       retryWhileKafkaIsAway("restoring the committed state", ContinualTrainer.this::restoreCommitted);
       log.info("trainer {} owns {} partitions; {} tenant checkpoints and {} kept versions known",

@@ -42,7 +42,7 @@ final class MicroBatcher {
     for (Map.Entry<String, Deque<PendingExample>> entry : buffers.entrySet()) {
       Deque<PendingExample> buffer = entry.getValue();
       boolean full = buffer.size() >= batchSize;
-      boolean old = !buffer.isEmpty() && nowMillis - buffer.peekFirst().receivedAtMillis() >= maxWaitMillis;
+      boolean old = !buffer.isEmpty() && nowMillis - buffer.peekFirst().waitingSinceMillis() >= maxWaitMillis;
       if (full || old) {
         List<PendingExample> batch = new ArrayList<>(batchSize);
         while (batch.size() < batchSize && !buffer.isEmpty()) {

@@ -48,6 +48,10 @@ import java.util.Objects;
  * @param rehearsalRatio general exchanges ({@link Rehearsal}) added to each tenant micro-batch's
  *     step per example of the batch (rounded up), so the adapter keeps the base model's general
  *     answers while it learns the tenant's facts; 0 = off
+ * @param trainThreads threads that run a cycle's fused steps, several groups at once (their
+ *     tenants are distinct); the trainer's own thread meanwhile publishes and checkpoints the
+ *     groups done, in order. Weights do not depend on it. More than 1 pays where cores are
+ *     free and libtorch runs one thread per operation ({@code --torch-threads 1})
  */
 public record TrainerSettings(
     String groupId,
@@ -62,7 +66,8 @@ public record TrainerSettings(
     Gate gate,
     int keptVersions,
     int maxFusedRows,
-    double rehearsalRatio) {
+    double rehearsalRatio,
+    int trainThreads) {
 
   public TrainerSettings {
     Objects.requireNonNull(groupId, "groupId");
@@ -92,6 +97,9 @@ public record TrainerSettings(
     }
     if (!(rehearsalRatio >= 0) || Double.isInfinite(rehearsalRatio)) {
       throw new IllegalArgumentException("rehearsalRatio must be a finite number of at least 0, got " + rehearsalRatio);
+    }
+    if (trainThreads < 1) {
+      throw new IllegalArgumentException("trainThreads must be at least 1, got " + trainThreads);
     }
   }
 
@@ -154,13 +162,13 @@ public record TrainerSettings(
 
   /**
    * Micro-batches of 8 (or 1 s), {@link #DEFAULT_LEARNING_RATE}, every step a publish candidate, the default gate,
-   * {@link #DEFAULT_LORA}, {@link #DEFAULT_MAX_FUSED_ROWS} and {@link #DEFAULT_REHEARSAL_RATIO}.
+   * {@link #DEFAULT_LORA}, {@link #DEFAULT_MAX_FUSED_ROWS}, {@link #DEFAULT_REHEARSAL_RATIO} and one train thread.
    */
   public static TrainerSettings defaults() {
     return new TrainerSettings(
         "lorastream-trainer", "trainer-0", 8, Duration.ofMillis(1000), 42L,
         DEFAULT_LORA, TrainingSettings.defaults().withLearningRate(DEFAULT_LEARNING_RATE), 1, Duration.ofMinutes(1),
-        Gate.defaults(), 5, DEFAULT_MAX_FUSED_ROWS, DEFAULT_REHEARSAL_RATIO);
+        Gate.defaults(), 5, DEFAULT_MAX_FUSED_ROWS, DEFAULT_REHEARSAL_RATIO, 1);
   }
 
   /**
@@ -202,53 +210,59 @@ public record TrainerSettings(
 
   public TrainerSettings withInstanceId(String id) {
     return new TrainerSettings(groupId, id, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio, trainThreads);
   }
 
   public TrainerSettings withGroupId(String id) {
     return new TrainerSettings(id, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio, trainThreads);
   }
 
   public TrainerSettings withBatching(int size, Duration maxWait) {
     return new TrainerSettings(groupId, instanceId, size, maxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio, trainThreads);
   }
 
   public TrainerSettings withLora(LoraConfig config) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, config, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio, trainThreads);
   }
 
   public TrainerSettings withTraining(TrainingSettings t) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, t, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio, trainThreads);
   }
 
   public TrainerSettings withPublishing(int everySteps, Duration maxInterval) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, everySteps,
-        maxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio);
+        maxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio, trainThreads);
   }
 
   public TrainerSettings withGate(Gate g) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, g, keptVersions, maxFusedRows, rehearsalRatio);
+        publishMaxInterval, g, keptVersions, maxFusedRows, rehearsalRatio, trainThreads);
   }
 
   public TrainerSettings withKeptVersions(int k) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, k, maxFusedRows, rehearsalRatio);
+        publishMaxInterval, gate, k, maxFusedRows, rehearsalRatio, trainThreads);
   }
 
   public TrainerSettings withMaxFusedRows(int rows) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, rows, rehearsalRatio);
+        publishMaxInterval, gate, keptVersions, rows, rehearsalRatio, trainThreads);
   }
 
   /** @param ratio rehearsal exchanges per tenant example of a step (rounded up); 0 = off */
   public TrainerSettings withRehearsal(double ratio) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
-        publishMaxInterval, gate, keptVersions, maxFusedRows, ratio);
+        publishMaxInterval, gate, keptVersions, maxFusedRows, ratio, trainThreads);
+  }
+
+  /** @param threads threads that run fused steps, several groups of a cycle at once (at least 1) */
+  public TrainerSettings withTrainThreads(int threads) {
+    return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
+        publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio, threads);
   }
 
   /** The Kafka transactional id: stable per instance so a restarted instance fences its zombie. */

@@ -46,6 +46,8 @@ class ScenarioTest {
     assertThat(s.torchThreads()).isZero();
     assertThat(s.drainTimeoutSeconds()).isEqualTo(60);
     assertThat(Scenario.parse("mini", props(MINIMAL + "trainer.torch-threads=1\n")).torchThreads()).isEqualTo(1);
+    assertThat(s.trainThreads()).isEqualTo(1);
+    assertThat(Scenario.parse("mini", props(MINIMAL + "trainer.train-threads=2\n")).trainThreads()).isEqualTo(2);
   }
 
   @Test
@@ -64,6 +66,8 @@ class ScenarioTest {
         .hasMessageContaining("'trainer.open-gate' must be true or false");
     assertThatThrownBy(() -> Scenario.parse("x", props(MINIMAL + "trainer.torch-threads=-1\n")))
         .hasMessageContaining("trainer.torch-threads must be >= 0");
+    assertThatThrownBy(() -> Scenario.parse("x", props(MINIMAL + "trainer.train-threads=0\n")))
+        .hasMessageContaining("trainer.train-threads must be >= 1");
   }
 
   @Test

@@ -10,7 +10,8 @@ import java.time.Duration;
  * The trainer suite's sustained phase (50 examples/s over 100 tenants, quick window) once per
  * setting given, one after the other in one JVM, for comparing batching settings. Not a test: run
  * it with {@code java -cp target/test-classes:target/classes:target/lib/* \
- * io.lorastream.bench.SustainedTrainerProfile WAIT_MS:FUSED_ROWS ...}, e.g. {@code 1000:1 100:16}.
+ * io.lorastream.bench.SustainedTrainerProfile [full] WAIT_MS:FUSED_ROWS[:TRAIN_THREADS[:OFFERED]] ...}, e.g.
+ * {@code 1000:1 100:16:2 250:16:2:80}; {@code full} measures as the full suite does (longer).
  */
 public final class SustainedTrainerProfile {
   private SustainedTrainerProfile() {}
@@ -18,14 +19,20 @@ public final class SustainedTrainerProfile {
   public static void main(String[] args) throws Exception {
     try (BaseModel base = BaseModel.load(Path.of("models/lorastream-tiny"))) {
       TrainerBench bench = new TrainerBench();
+      boolean quick = !(args.length > 0 && args[0].equals("full"));
       for (String arg : args) {
+        if (arg.equals("full")) {
+          continue;
+        }
         String[] parts = arg.split(":");
         TrainerSettings settings = TrainerBench.sustainedSettings()
             .withBatching(TrainerSettings.defaults().batchSize(), Duration.ofMillis(Long.parseLong(parts[0])))
-            .withMaxFusedRows(Integer.parseInt(parts[1]));
+            .withMaxFusedRows(Integer.parseInt(parts[1]))
+            .withTrainThreads(parts.length > 2 ? Integer.parseInt(parts[2]) : 1);
         Path scratch = Files.createTempDirectory("sustained-");
         try {
-          for (Figure f : bench.continualTrainer(base, scratch, true, settings)) {
+          double offered = parts.length > 3 ? Double.parseDouble(parts[3]) : 50;
+          for (Figure f : bench.continualTrainer(base, scratch, quick, settings, offered)) {
             System.out.printf("%s  %s: %.1f %s%s%n", arg, f.metric(), f.value(), f.unit(),
                 f.baseline() == null ? "" : String.format(" (baseline %.1f)", f.baseline()));
           }

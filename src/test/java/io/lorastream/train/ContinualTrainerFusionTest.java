@@ -24,9 +24,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.TopicPartition;
@@ -124,6 +128,63 @@ class ContinualTrainerFusionTest {
   }
 
   @Test
+  void groupsOfOneCycleTrainAtOnceOnTheTrainThreadsAndEachTenantEndsAsIfTrainedAlone() throws Exception {
+    KafkaSettings kafka = KAFKA.settings();
+    Topics topics = new Topics("threads.");
+    TopicAdmin.ensureTopics(kafka, topics);
+    List<String> tenants = List.of("acme", "globex", "initech", "umbrella", "hooli", "stark");
+    List<TrainingExample> examples = roundRobin(tenants, 2 * BATCH);
+    // One tenant per group (the row cap is one batch), so every step is LoraTrainer.step: the
+    // weights must equal separate training bit for bit, whichever thread ran which step.
+    TrainerSettings settings = SETTINGS.withInstanceId("threads").withMaxFusedRows(BATCH).withTrainThreads(3);
+    AtomicInteger running = new AtomicInteger();
+    AtomicInteger mostAtOnce = new AtomicInteger();
+    Set<String> stepThreads = ConcurrentHashMap.newKeySet();
+    ContinualTrainer.StepFunction observed = group -> {
+      mostAtOnce.accumulateAndGet(running.incrementAndGet(), Math::max);
+      try {
+        stepThreads.add(Thread.currentThread().getName());
+        // Long enough that the steps of a cycle's groups overlap when they run at once.
+        Thread.sleep(200);
+        return ContinualTrainer.fusedStep(group);
+      } catch (InterruptedException e) {
+        throw new IllegalStateException(e);
+      } finally {
+        running.decrementAndGet();
+      }
+    };
+    TrainerTopics.produce(kafka, topics, examples); // every tenant is ready in the first cycles
+    Map<String, AdapterSnapshot> newest;
+    Metrics metrics = Metrics.create();
+    try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
+        settings, metrics, observed).start()) {
+      newest = newestOnceSeen(kafka, topics, tenants, 2 * BATCH);
+    }
+
+    assertThat(mostAtOnce.get()).as("steps running at once").isEqualTo(3);
+    assertThat(stepThreads).allSatisfy(name -> assertThat(name).startsWith("lorastream-trainer-threads-step-"));
+    assertThat(metrics.trainerSteps.get()).isEqualTo(2.0 * tenants.size());
+    for (String tenant : tenants) {
+      List<List<TrainingPair>> own = List.of(pairs(tenant, examples, 0), pairs(tenant, examples, 1));
+      try (LoraAdapter separate = LoraAdapter.initialise(base, settings.lora(), settings.seed() ^ tenant.hashCode());
+          LoraTrainer separateTrainer = new LoraTrainer(base, separate, settings.training());
+          LoraAdapter published = LoraAdapter.fromPeftSafetensors(Bytes.of(newest.get(tenant).getWeights()),
+              settings.lora(), base)) {
+        for (List<TrainingPair> batch : own) {
+          separateTrainer.step(batch);
+        }
+        assertThat(maxAbsDifference(published, separate)).as(tenant).isZero();
+      }
+    }
+    // Each tenant's snapshots came in its steps' order, in the transactions of its cycles.
+    Map<String, List<Long>> seen = new HashMap<>();
+    TrainerTopics.snapshotsUntil(kafka, topics, s -> s.size() >= 2 * tenants.size(), Duration.ofSeconds(30))
+        .forEach(s -> seen.computeIfAbsent(s.getTenant(), t -> new ArrayList<>()).add(s.getExamplesSeen()));
+    assertThat(seen).hasSize(tenants.size()).allSatisfy((tenant, counts) ->
+        assertThat(counts).as(tenant).containsExactly((long) BATCH, 2L * BATCH));
+  }
+
+  @Test
   void nonFiniteLossInAFusedStepUndoesOnlyThatTenant() throws Exception {
     KafkaSettings kafka = KAFKA.settings();
     Topics withPoison = new Topics("fused-poison.");
@@ -141,7 +202,7 @@ class ContinualTrainerFusionTest {
     }
     poisoned.addAll(acme.subList(BATCH, 2 * BATCH));
     Metrics metrics = Metrics.create();
-    List<Integer> groupSizes = new ArrayList<>();
+    List<Integer> groupSizes = Collections.synchronizedList(new ArrayList<>());
     // The fused step really runs (and moves every tenant's weights) before acme's loss is reported as NaN.
     ContinualTrainer.StepFunction nanOnPoison = group -> {
       groupSizes.add(group.size());

@@ -14,10 +14,10 @@ class MicroBatcherTest {
   private static final TopicPartition P0 = new TopicPartition("examples", 0);
   private static final TopicPartition P1 = new TopicPartition("examples", 1);
 
-  private static PendingExample example(String tenant, TopicPartition partition, long offset, long receivedAt) {
+  private static PendingExample example(String tenant, TopicPartition partition, long offset, long waitingSince) {
     TrainingExample e = TrainingExample.newBuilder().setId(tenant + offset).setTenant(tenant).setPrompt("p")
         .setCompletion("c").setWeight(1f).setEventTime(Instant.EPOCH).setMetadata(Map.of()).build();
-    return new PendingExample(partition, offset, e, receivedAt);
+    return new PendingExample(partition, offset, e, waitingSince);
   }
 
   @Test
@@ -62,5 +62,19 @@ class MicroBatcherTest {
     batcher.drop(List.of(P0));
     assertThat(batcher.oldestOffset(P0)).isEmpty();
     assertThat(batcher.bufferedCount()).isZero();
+  }
+
+  @Test
+  void anExampleWaitsFromItsRecordTimeButNotBeforeThePartitionWasTakenNorAfterItWasRead() {
+    // Written at 1000, read at 1400 after a cycle kept the trainer busy: its wait began at 1000.
+    assertThat(ContinualTrainer.waitingSince(1000, 0, 1400)).isEqualTo(1000);
+    // A backlog from before the trainer took the partition at 5000 waits from then.
+    assertThat(ContinualTrainer.waitingSince(1000, 5000, 5200)).isEqualTo(5000);
+    // A writer's clock ahead of the trainer's: the wait begins when the record was read.
+    assertThat(ContinualTrainer.waitingSince(9000, 0, 1400)).isEqualTo(1400);
+
+    MicroBatcher batcher = new MicroBatcher(8, Duration.ofMillis(250));
+    batcher.add(example("a", P0, 0, ContinualTrainer.waitingSince(1000, 0, 1400)));
+    assertThat(batcher.takeReady(1400)).as("waited 400 ms on the topic: ready when read").hasSize(1);
   }
 }
