@@ -25,8 +25,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -37,12 +39,15 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The trainer's figures: fused against one-tenant-at-a-time steps, memory per tenant, and a
  * {@link ContinualTrainer} on a real in-process Kafka broker (throughput and freshness).
  */
 public final class TrainerBench implements BenchSuite {
+  private static final Logger log = LoggerFactory.getLogger(TrainerBench.class);
   /** The row cap of the fused steps that are measured against separate ones. */
   static final int MAX_FUSED_ROWS = 64;
   static final int EXAMPLES_PER_TENANT = 8;
@@ -340,17 +345,16 @@ public final class TrainerBench implements BenchSuite {
       Map<String, Integer> covered = new HashMap<>();
       List<Long> freshness = new ArrayList<>();
       AtomicBoolean producing = new AtomicBoolean(true);
-      long start = System.currentTimeMillis();
-      long measureFrom = start + warmupMs;
-      long measureTo = measureFrom + measureMs;
+      // [measured from, measured to), set once every tenant has published its first snapshot.
+      long[] window = {Long.MAX_VALUE, Long.MAX_VALUE};
       long[] producedInWindow = {0};
       Thread producer = new Thread(() -> {
         try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
             new ByteArraySerializer())) {
-          long sent = 0;
+          long sent = tenants; // each tenant's first example primed the trainer
           long t0 = System.nanoTime();
           while (producing.get()) {
-            long due = t0 + (long) (sent * 1e9 / offered);
+            long due = t0 + (long) ((sent - tenants) * 1e9 / offered);
             long wait = due - System.nanoTime();
             if (wait > 0) {
               Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
@@ -361,7 +365,7 @@ public final class TrainerBench implements BenchSuite {
             var example = workload.example(tenant, n, Instant.ofEpochMilli(now));
             synchronized (eventTimes) {
               eventTimes.computeIfAbsent(example.getTenant(), k -> new ArrayList<>()).add(now);
-              if (now >= measureFrom && now < measureTo) {
+              if (now >= window[0] && now < window[1]) {
                 producedInWindow[0]++;
               }
             }
@@ -383,9 +387,27 @@ public final class TrainerBench implements BenchSuite {
               new StringDeserializer(), new ByteArrayDeserializer())) {
         adapters.subscribe(List.of(topics.adapters().name()));
         trainer.start();
+        prime(kafka, topics, workload, tenants, eventTimes, adapters);
+        long start = System.currentTimeMillis();
+        synchronized (eventTimes) {
+          window[0] = start + warmupMs;
+          window[1] = window[0] + measureMs;
+        }
+        long measureFrom = window[0];
+        long measureTo = window[1];
         producer.start();
         boolean fromTaken = false;
+        long nextProgress = start + 5_000;
+        double trainedBefore = metrics.trainerExamples.labelValues("trained").get();
         while (System.currentTimeMillis() < measureTo) {
+          if (System.currentTimeMillis() >= nextProgress) {
+            double trainedNow = metrics.trainerExamples.labelValues("trained").get();
+            log.info("sustained phase, {} s: {} examples/s trained in the last 5 s, {} examples read and not yet "
+                    + "trained", (nextProgress - start) / 1000, (trainedNow - trainedBefore) / 5,
+                (long) metrics.trainerConsumerLag.get());
+            trainedBefore = trainedNow;
+            nextProgress += 5_000;
+          }
           for (ConsumerRecord<String, byte[]> r : adapters.poll(Duration.ofMillis(50))) {
             long seenAt = System.currentTimeMillis();
             AdapterSnapshot s = AvroCodec.ADAPTER_SNAPSHOT.decode(r.value());
@@ -395,7 +417,7 @@ public final class TrainerBench implements BenchSuite {
               int to = (int) Math.min(s.getExamplesSeen(), times.size());
               for (int i = from; i < to; i++) {
                 long event = times.get(i);
-                if (event >= measureFrom && event < measureTo) {
+                if (event >= window[0] && event < window[1]) {
                   freshness.add(seenAt - event);
                 }
               }
@@ -419,7 +441,8 @@ public final class TrainerBench implements BenchSuite {
       var fused = metrics.trainerFusedBatchTenants.collect().getDataPoints().get(0);
       String load = String.format("offered %.0f examples/s round-robin over %d tenants (%.1f per tenant per s), "
           + "batch %d or %d ms, max %d fused rows, %d train thread(s), open gate, publish every step; %d s measured "
-          + "after %d s warm-up; %s, broker in the same JVM", offered, tenants, offered / tenants, settings.batchSize(),
+          + "after %d s warm-up, which began once every tenant had published its first example; %s, broker in the "
+          + "same JVM", offered, tenants, offered / tenants, settings.batchSize(),
           settings.batchMaxWait().toMillis(), settings.maxFusedRows(), settings.trainThreads(), measureMs / 1000,
           warmupMs / 1000,
           modelName(base));
@@ -428,14 +451,14 @@ public final class TrainerBench implements BenchSuite {
           "examples/s", "examples trained per second against examples offered in the same window (baseline); "
               + "ratio < 1 means the trainer fell behind; " + load));
       if (timesAtFrom != null) {
-        CycleTimes window = timesAtTo.minus(timesAtFrom);
-        figures.add(Figure.of("trainer_cycles_per_s_100_tenants", window.commits() / seconds, "cycles/s",
+        CycleTimes inWindow = timesAtTo.minus(timesAtFrom);
+        figures.add(Figure.of("trainer_cycles_per_s_100_tenants", inWindow.commits() / seconds, "cycles/s",
             "transactions committed per second in the window (each holds every micro-batch ready when its cycle "
                 + "began); " + load));
-        figures.add(Figure.of("trainer_commit_share_100_tenants", 100 * window.commitSeconds() / seconds, "%",
+        figures.add(Figure.of("trainer_commit_share_100_tenants", 100 * inWindow.commitSeconds() / seconds, "%",
             "share of the window the trainer thread waited for its commits (flush of the cycle's records and "
                 + "EndTxn), when no step runs; " + load));
-        figures.add(Figure.of("trainer_step_busy_100_tenants", 100 * window.stepSeconds() / seconds, "%",
+        figures.add(Figure.of("trainer_step_busy_100_tenants", 100 * inWindow.stepSeconds() / seconds, "%",
             "sum of the steps' durations as a share of the window (above 100% when train threads overlap); "
                 + settings.trainThreads() + " train thread(s); " + load));
       }
@@ -448,6 +471,38 @@ public final class TrainerBench implements BenchSuite {
       figures.add(Figure.of("trainer_freshness_p99_ms_100_tenants", percentile(sorted, 0.99), "ms",
           "as p50; examples not yet published at the window's end are not counted; " + load));
       return figures;
+    }
+  }
+
+  /**
+   * Sends each tenant's first example and waits until every tenant has published a snapshot of
+   * it, so the timed load meets a trainer that has joined its group, made its tenants' states and
+   * run its code paths once: a backlog from the start would otherwise be measured as freshness.
+   */
+  private static void prime(KafkaSettings kafka, Topics topics, TrainerWorkload workload, int tenants,
+      Map<String, List<Long>> eventTimes, KafkaConsumer<String, byte[]> adapters) {
+    try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
+        new ByteArraySerializer())) {
+      for (int tenant = 0; tenant < tenants; tenant++) {
+        long now = System.currentTimeMillis();
+        var example = workload.example(tenant, 0, Instant.ofEpochMilli(now));
+        synchronized (eventTimes) {
+          eventTimes.computeIfAbsent(example.getTenant(), k -> new ArrayList<>()).add(now);
+        }
+        p.send(new ProducerRecord<>(topics.cleanExamples().name(), example.getTenant(),
+            AvroCodec.TRAINING_EXAMPLE.encode(example)));
+      }
+    }
+    Set<String> published = new HashSet<>();
+    long deadline = System.currentTimeMillis() + 120_000;
+    while (published.size() < tenants) {
+      if (System.currentTimeMillis() > deadline) {
+        throw new IllegalStateException("the trainer published only " + published.size() + " of " + tenants
+            + " tenants' first snapshots in 120 s");
+      }
+      for (ConsumerRecord<String, byte[]> r : adapters.poll(Duration.ofMillis(50))) {
+        published.add(r.key());
+      }
     }
   }
 
