@@ -332,7 +332,9 @@ public final class TrainerBench implements BenchSuite {
       throws Exception {
     Files.createDirectories(scratch);
     int tenants = 100;
-    long warmupMs = quick ? 10_000 : 20_000;
+    // After priming, the trainer still built a backlog of up to 100 examples in its first 15 s at
+    // load and needed 30-50 s to drain it (the JIT at work): the window starts after that.
+    long warmupMs = quick ? 30_000 : 60_000;
     long measureMs = quick ? 30_000 : 120_000;
     TrainerWorkload workload = new TrainerWorkload(3);
     try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(scratch.resolve("kafka"), 0)) {
