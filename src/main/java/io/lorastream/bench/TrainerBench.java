@@ -298,13 +298,6 @@ public final class TrainerBench implements BenchSuite {
   // ---- the continual trainer on Kafka --------------------------------------------------------
 
   /**
-   * One {@link ContinualTrainer} (default settings but an open quality gate) on an in-process
-   * broker; a producer offers a fixed load round-robin over the tenants, event time = send time; a
-   * read_committed consumer of the adapters topic in this process sees each snapshot, and an
-   * example's freshness is the time from its event time to the first snapshot of its tenant whose
-   * examplesSeen covers it.
-   */
-  /**
    * The trainer of the sustained phase: the defaults with an open quality gate, micro-batches that
    * wait at most {@link #SUSTAINED_BATCH_MAX_WAIT_MS} (the default second alone would put the
    * freshness median above its aim of 1 s) and {@link #SUSTAINED_TRAIN_THREADS} train threads.
@@ -320,6 +313,13 @@ public final class TrainerBench implements BenchSuite {
   /** One per core of the 2-core machines the figures come from; libtorch runs one thread per operation. */
   static final int SUSTAINED_TRAIN_THREADS = 2;
 
+  /**
+   * One {@link ContinualTrainer} with {@code settings} on an in-process broker, primed with each
+   * tenant's first example; then a producer offers a fixed load round-robin over the tenants,
+   * event time = send time; a read_committed consumer of the adapters topic in this process sees
+   * each snapshot, and an example's freshness is the time from its event time to the first
+   * snapshot of its tenant whose examplesSeen covers it.
+   */
   List<Figure> continualTrainer(BaseModel base, Path scratch, boolean quick, TrainerSettings settings)
       throws Exception {
     // The aim's load: 50 examples/s over 100 tenants. A quick run is still short: the trainer
