@@ -83,7 +83,8 @@ public final class TrainerBench implements BenchSuite {
         TorchThreads.use(1); // several train threads each with libtorch's pool would wait on each other
         figures.addAll(continualTrainer(base, scratch.resolve("threads"), quick, sustainedSettings()));
         ScratchFolder.delete(scratch.resolve("threads"));
-        for (Figure f : continualTrainer(base, scratch.resolve("one"), quick, sustainedSettings().withTrainThreads(1))) {
+        TrainerSettings oneThread = sustainedSettings().withTrainThreads(1);
+        for (Figure f : continualTrainer(base, scratch.resolve("one"), quick, oneThread)) {
           figures.add(new Figure(f.metric() + "_1_train_thread", f.value(), f.unit(), f.baseline(), f.ratio(),
               "baseline of the train threads' run: one train thread; " + f.note()));
         }

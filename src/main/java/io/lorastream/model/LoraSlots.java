@@ -66,7 +66,7 @@ final class LoraSlots implements AutoCloseable {
 
   /** True when {@link NativeRowLora} computes the terms of these slots (loaded, model on the CPU). */
   boolean kernelComputes() {
-    return nativeKernel && base.manager().getDevice().getDeviceType().equals(ai.djl.Device.Type.CPU);
+    return nativeKernel && NativeKernels.fits(base.manager());
   }
 
   /**

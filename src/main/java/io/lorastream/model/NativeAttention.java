@@ -33,10 +33,11 @@ final class NativeAttention {
     int headDim = Math.toIntExact(qs.get(3));
     int kvHeads = Math.toIntExact(ks.get(1));
     int slots = Math.toIntExact(ks.get(2));
-    if (!NativeKernels.fits(q) || !NativeKernels.fits(keys) || qs.get(2) != 1 || ks.get(0) != rows || ks.get(3) != headDim || !ks.equals(values.getShape())
-        || heads % kvHeads != 0 || firstSlots.length != rows) {
-      throw new IllegalArgumentException("decode attention needs F32 CPU arrays of matching shapes: q " + qs + ", keys " + ks
-          + ", values " + values.getShape() + ", " + firstSlots.length + " rows' first slots");
+    if (!NativeKernels.fits(q) || !NativeKernels.fits(keys) || qs.get(2) != 1 || ks.get(0) != rows
+        || ks.get(3) != headDim || !ks.equals(values.getShape()) || heads % kvHeads != 0
+        || firstSlots.length != rows) {
+      throw new IllegalArgumentException("decode attention needs F32 CPU arrays of matching shapes: q " + qs
+          + ", keys " + ks + ", values " + values.getShape() + ", " + firstSlots.length + " rows' first slots");
     }
     for (int first : firstSlots) {
       if (first >= slots) {

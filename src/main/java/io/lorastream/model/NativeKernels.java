@@ -2,6 +2,7 @@ package io.lorastream.model;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
@@ -40,7 +41,7 @@ final class NativeKernels {
   }
 
   /** True when arrays this manager makes (F32, as the model's are) are on the CPU. */
-  static boolean fits(ai.djl.ndarray.NDManager manager) {
+  static boolean fits(NDManager manager) {
     return manager.getDevice().getDeviceType().equals(Device.Type.CPU);
   }
 
