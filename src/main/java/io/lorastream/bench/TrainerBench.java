@@ -443,10 +443,11 @@ public final class TrainerBench implements BenchSuite {
       long[] sorted = freshness.stream().mapToLong(Long::longValue).sorted().toArray();
       var fused = metrics.trainerFusedBatchTenants.collect().getDataPoints().get(0);
       String load = String.format("offered %.0f examples/s round-robin over %d tenants (%.1f per tenant per s), "
-          + "batch %d or %d ms, max %d fused rows, %d train thread(s), open gate, publish every step; %d s measured "
+          + "batch %d or %d ms, max %d fused rows, %d train thread(s), %s gate, publish every step; %d s measured "
           + "after %d s warm-up, which began once every tenant had published its first example; %s, broker in the "
           + "same JVM", offered, tenants, offered / tenants, settings.batchSize(),
-          settings.batchMaxWait().toMillis(), settings.maxFusedRows(), settings.trainThreads(), measureMs / 1000,
+          settings.batchMaxWait().toMillis(), settings.maxFusedRows(), settings.trainThreads(),
+          settings.gate().equals(TrainerSettings.Gate.open()) ? "open" : "quality", measureMs / 1000,
           warmupMs / 1000,
           modelName(base));
       List<Figure> figures = new ArrayList<>();

@@ -29,6 +29,7 @@ public final class Metrics {
   public final Counter trainerTokens;
   public final Histogram trainerStepSeconds;
   public final Histogram trainerCommitSeconds;
+  public final Histogram trainerGateSeconds;
   public final Counter snapshotsPublished;
   public final Gauge trainerTenants;
   public final Counter snapshotsGated;
@@ -70,6 +71,9 @@ public final class Metrics {
         .help("Tokens processed by training steps (padding excluded)").register(registry);
     trainerStepSeconds = Histogram.builder().name("lorastream_trainer_step_seconds")
         .help("Duration of one training step (forward, backward, optimizer), fused over the tenants it trains").register(registry);
+    trainerGateSeconds = Histogram.builder().name("lorastream_trainer_gate_seconds")
+        .help("Time to evaluate one publish candidate against the quality gate (its holdout and canary forward "
+            + "passes), on the train thread that ran its step").register(registry);
     trainerCommitSeconds = Histogram.builder().name("lorastream_trainer_commit_seconds")
         .help("Time to commit a cycle's transaction (its offsets, then the commit, which waits until the broker "
             + "has every record of the cycle); the trainer takes no step meanwhile").register(registry);

@@ -35,6 +35,7 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.Future;
+import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -108,8 +109,9 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   /** Tenants whose checkpoint the open transaction already holds. */
   private final Set<String> checkpointed = new HashSet<>();
   private final StepFunction stepFunction;
-  /** An adapter with B = 0, i.e. the base model, for base losses; made on first use. */
   private final QualityGate gate;
+  /** Told the tenant of each candidate the gate evaluates, on the evaluating thread; tests observe with it. */
+  private volatile Consumer<String> gateObserver = tenant -> {};
   private final Rehearsal rehearsal;
   private CommittedCheckpoints checkpoints = CommittedCheckpoints.NONE;
   private KafkaConsumer<String, byte[]> consumer;
@@ -171,6 +173,12 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     this.rehearsal = new Rehearsal(settings.rehearsalRatio());
     this.batcher = new MicroBatcher(settings.batchSize(), settings.batchMaxWait());
     this.thread = new Thread(this, "lorastream-trainer-" + settings.instanceId());
+  }
+
+  /** Calls {@code observer} with the tenant of each candidate the gate evaluates, on the thread that evaluates it. */
+  ContinualTrainer observeGate(Consumer<String> observer) {
+    this.gateObserver = observer;
+    return this;
   }
 
   /** True once the training loop has ended without {@link #close()} asking it to: it trains no more. */
@@ -426,7 +434,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     try {
       for (List<MicroBatch> group : groups) {
         GroupStep step = prepare(group);
-        step.result = workers.submit(step.batches);
+        step.result = workers.submit(step.batches, losses -> evaluateCandidates(step, losses, now));
         steps.add(step);
       }
       for (GroupStep step : steps) {
@@ -439,18 +447,52 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     }
   }
 
-  /** A group's micro-batches, their tenants' states and the step's batches (rehearsal mixed in). */
+  /**
+   * A group's micro-batches, their tenants' states and the step's batches (rehearsal mixed in);
+   * once the step has run on a worker, the gate's evaluation of each member that became a publish
+   * candidate (null for the others).
+   */
   private static final class GroupStep {
     final List<MicroBatch> group;
     final List<TenantState> members;
     final List<FusedLoraTrainer.TenantBatch> batches;
+    final QualityGate.Evaluation[] evaluations;
     Future<StepWorkers.Result> result;
 
     GroupStep(List<MicroBatch> group, List<TenantState> members, List<FusedLoraTrainer.TenantBatch> batches) {
       this.group = group;
       this.members = members;
       this.batches = batches;
+      this.evaluations = new QualityGate.Evaluation[group.size()];
     }
+  }
+
+  /**
+   * On the worker that ran the group's step, right after it: the gate's evaluation of each member
+   * that the step makes a publish candidate, so that the gate's forward passes (several times a
+   * step's cost) run on the train threads too, at once for different groups, rather than on the
+   * trainer thread one candidate after another. Nothing is evaluated when a loss is not finite:
+   * those steps are undone. Safe because the trainer thread touches the group's tenants only after
+   * the step's future is done, and a cycle's groups have distinct tenants.
+   */
+  private void evaluateCandidates(GroupStep step, float[] losses, long now) {
+    if (!allFinite(losses)) {
+      return;
+    }
+    for (int i = 0; i < step.members.size(); i++) {
+      TenantState state = step.members.get(i);
+      if (isPublishCandidate(state, state.stepsSincePublish + 1, now)) {
+        step.evaluations[i] = evaluate(state);
+      }
+    }
+  }
+
+  private QualityGate.Evaluation evaluate(TenantState state) {
+    gateObserver.accept(state.tenant);
+    long started = System.nanoTime();
+    QualityGate.Evaluation evaluation = gate.evaluate(state);
+    metrics.trainerGateSeconds.observe((System.nanoTime() - started) / 1e9);
+    return evaluation;
   }
 
   private GroupStep prepare(List<MicroBatch> group) {
@@ -509,7 +551,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       return;
     }
     for (int i = 0; i < group.size(); i++) {
-      afterStep(members.get(i), group.get(i), losses[i], now);
+      afterStep(members.get(i), group.get(i), losses[i], step.evaluations[i], now);
     }
   }
 
@@ -531,8 +573,13 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     return pairs;
   }
 
-  /** After a step of this tenant on {@code batch}: undo it if its loss is not finite, else publish and checkpoint. */
-  private void afterStep(TenantState state, MicroBatch batch, float loss, long now) {
+  /**
+   * After a step of this tenant on {@code batch}: undo it if its loss is not finite, else publish
+   * (if a candidate the gate passes) and checkpoint. {@code evaluated} is the gate's evaluation when
+   * a worker already made it, else null.
+   */
+  private void afterStep(TenantState state, MicroBatch batch, float loss, QualityGate.Evaluation evaluated,
+      long now) {
     if (!Float.isFinite(loss)) {
       undoNonFiniteStep(state, batch, loss, now);
       return;
@@ -543,8 +590,8 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     batch.examples().forEach(state::markTrained);
 
     byte[] weights = state.adapter.toPeftSafetensors();
-    if (isPublishCandidate(state, now)) {
-      QualityGate.Evaluation evaluation = gate.evaluate(state);
+    if (isPublishCandidate(state, state.stepsSincePublish, now)) {
+      QualityGate.Evaluation evaluation = evaluated != null ? evaluated : evaluate(state);
       if (evaluation.gatedBy() == null) {
         AdapterSnapshot snapshot = publish(state, weights, state.publishedVersion == 0 ? null : state.publishedVersion,
             evaluation, now);
@@ -559,8 +606,9 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     writeCheckpoint(state, weights, now);
   }
 
-  private boolean isPublishCandidate(TenantState state, long now) {
-    return state.stepsSincePublish >= settings.publishEverySteps()
+  /** Whether the tenant's weights are a publish candidate, {@code stepsSincePublish} steps after its last publish. */
+  private boolean isPublishCandidate(TenantState state, int stepsSincePublish, long now) {
+    return stepsSincePublish >= settings.publishEverySteps()
         || state.publishedAt == null
         || now - state.publishedAt >= settings.publishMaxInterval().toMillis();
   }
@@ -690,7 +738,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     tenants.put(next.tenant, next);
     next.markHandled(pending.partition(), pending.record().offset());
     byte[] canonical = next.adapter.toPeftSafetensors();
-    QualityGate.Evaluation evaluation = gate.evaluate(next);
+    QualityGate.Evaluation evaluation = evaluate(next);
     // An operator's explicit choice: published whatever the gate says.
     AdapterSnapshot snapshot = publish(next, canonical, parent, evaluation, now);
     writeCheckpoint(next, canonical, now);

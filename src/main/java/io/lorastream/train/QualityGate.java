@@ -9,6 +9,7 @@ import io.lorastream.model.LoraTrainer;
 import io.lorastream.model.LoraTrainer.RowLoss;
 import io.lorastream.model.TrainingPair;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,6 +23,9 @@ import org.slf4j.LoggerFactory;
  * Comparing with the best rather than the newest version keeps a run of small regressions, each
  * within the margin, from walking the published quality down. The base model is evaluated as an adapter with
  * B = 0, which computes exactly what the base computes.
+ *
+ * <p>Thread-safe for distinct tenants: the train threads evaluate their groups' candidates at once.
+ * What they share, the base model's evaluator and its canary loss, is made once under a lock.
  */
 final class QualityGate implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(QualityGate.class);
@@ -30,7 +34,7 @@ final class QualityGate implements AutoCloseable {
   private final TrainerSettings settings;
   private LoraTrainer baseEvaluator;
   private Float baseCanaryLoss;
-  private long holdoutRowsEvaluated;
+  private final AtomicLong holdoutRowsEvaluated = new AtomicLong();
 
   QualityGate(BaseModel base, TrainerSettings settings) {
     this.base = base;
@@ -57,7 +61,7 @@ final class QualityGate implements AutoCloseable {
 
   /** Holdout rows evaluated so far (candidates, base model, kept versions): what the caching saves shows here. */
   long holdoutRowsEvaluated() {
-    return holdoutRowsEvaluated;
+    return holdoutRowsEvaluated.get();
   }
 
   Evaluation evaluate(TenantState state) {
@@ -150,7 +154,7 @@ final class QualityGate implements AutoCloseable {
       RowLoss[] losses = trainer.rowLosses(part);
       System.arraycopy(losses, 0, out, i, losses.length);
     }
-    holdoutRowsEvaluated += examples.size();
+    holdoutRowsEvaluated.addAndGet(examples.size());
     return out;
   }
 
@@ -179,7 +183,7 @@ final class QualityGate implements AutoCloseable {
     return weight == 0 ? Float.NaN : (float) (sum / weight);
   }
 
-  private LoraTrainer baseTrainer() {
+  private synchronized LoraTrainer baseTrainer() {
     if (baseEvaluator == null) {
       // PEFT initialises B = 0: the adapted model computes exactly what the base computes.
       LoraAdapter zero = LoraAdapter.initialise(base, settings.lora(), settings.seed());
@@ -188,7 +192,7 @@ final class QualityGate implements AutoCloseable {
     return baseEvaluator;
   }
 
-  private float baseCanaryLoss() {
+  private synchronized float baseCanaryLoss() {
     if (baseCanaryLoss == null) {
       baseCanaryLoss = meanLoss(baseTrainer(), CanarySet.PAIRS);
       log.info("base model canary loss {}", String.format("%.4f", baseCanaryLoss));
@@ -197,7 +201,7 @@ final class QualityGate implements AutoCloseable {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
     if (baseEvaluator != null) {
       baseEvaluator.close();
       baseEvaluator.adapter().close();

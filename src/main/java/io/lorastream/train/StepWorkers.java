@@ -8,6 +8,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
 /**
  * The threads that run a cycle's fused steps. The trainer thread submits every group of the
@@ -35,7 +36,22 @@ final class StepWorkers implements AutoCloseable {
 
   /** Starts the step of {@code group} on a worker. */
   Future<Result> submit(List<FusedLoraTrainer.TenantBatch> group) {
-    return executor.submit(() -> run(function, group));
+    return submit(group, losses -> {});
+  }
+
+  /**
+   * Starts the step of {@code group} on a worker, which then, when the step gave losses, hands
+   * them to {@code afterStep} (on the same worker, outside the step's measured time): work on the
+   * group's own tenants that need not wait for the trainer thread, such as the quality gate.
+   */
+  Future<Result> submit(List<FusedLoraTrainer.TenantBatch> group, Consumer<float[]> afterStep) {
+    return executor.submit(() -> {
+      Result result = run(function, group);
+      if (result.losses() != null) {
+        afterStep.accept(result.losses());
+      }
+      return result;
+    });
   }
 
   /** Runs the step on the calling thread. */

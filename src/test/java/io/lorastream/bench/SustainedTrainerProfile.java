@@ -10,8 +10,10 @@ import java.time.Duration;
  * The trainer suite's sustained phase (50 examples/s over 100 tenants, quick window) once per
  * setting given, one after the other in one JVM, for comparing batching settings. Not a test: run
  * it with {@code java -cp target/test-classes:target/classes:target/lib/* \
- * io.lorastream.bench.SustainedTrainerProfile [full] WAIT_MS:FUSED_ROWS[:TRAIN_THREADS[:OFFERED]] ...}, e.g.
- * {@code 1000:1 100:16:2 250:16:2:80}; {@code full} measures as the full suite does (longer).
+ * io.lorastream.bench.SustainedTrainerProfile [full] WAIT_MS:FUSED_ROWS[:TRAIN_THREADS[:OFFERED[:gate]]] ...},
+ * e.g. {@code 1000:1 100:16:2 250:16:2:80 250:16:2:20:gate}; {@code full} measures as the full suite does
+ * (longer); {@code gate} runs with the default quality gate instead of an open one (the workload has no
+ * holdout examples, so it checks the canary set).
  */
 public final class SustainedTrainerProfile {
   private SustainedTrainerProfile() {}
@@ -29,6 +31,9 @@ public final class SustainedTrainerProfile {
             .withBatching(TrainerSettings.defaults().batchSize(), Duration.ofMillis(Long.parseLong(parts[0])))
             .withMaxFusedRows(Integer.parseInt(parts[1]))
             .withTrainThreads(parts.length > 2 ? Integer.parseInt(parts[2]) : 1);
+        if (parts.length > 4 && parts[4].equals("gate")) {
+          settings = settings.withGate(TrainerSettings.Gate.defaults());
+        }
         Path scratch = Files.createTempDirectory("sustained-");
         try {
           double offered = parts.length > 3 ? Double.parseDouble(parts[3]) : 50;

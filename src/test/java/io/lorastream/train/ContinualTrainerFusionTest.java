@@ -128,7 +128,7 @@ class ContinualTrainerFusionTest {
   }
 
   @Test
-  void groupsOfOneCycleTrainAtOnceOnTheTrainThreadsAndEachTenantEndsAsIfTrainedAlone() throws Exception {
+  void groupsOfOneCycleTrainAndAreGatedAtOnceOnTheTrainThreadsAndEachTenantEndsAsIfTrainedAlone() throws Exception {
     KafkaSettings kafka = KAFKA.settings();
     Topics topics = new Topics("threads.");
     TopicAdmin.ensureTopics(kafka, topics);
@@ -136,7 +136,11 @@ class ContinualTrainerFusionTest {
     List<TrainingExample> examples = roundRobin(tenants, 2 * BATCH);
     // One tenant per group (the row cap is one batch), so every step is LoraTrainer.step: the
     // weights must equal separate training bit for bit, whichever thread ran which step.
-    TrainerSettings settings = SETTINGS.withInstanceId("threads").withMaxFusedRows(BATCH).withTrainThreads(3);
+    // The gate checks the canary set (with a margin every candidate passes): each candidate's
+    // evaluation runs on the worker that ran its step.
+    TrainerSettings settings = SETTINGS.withInstanceId("threads").withMaxFusedRows(BATCH).withTrainThreads(3)
+        .withGate(new TrainerSettings.Gate(Double.POSITIVE_INFINITY, 0, 10.0, 2));
+    Set<String> gateThreads = ConcurrentHashMap.newKeySet();
     AtomicInteger running = new AtomicInteger();
     AtomicInteger mostAtOnce = new AtomicInteger();
     Set<String> stepThreads = ConcurrentHashMap.newKeySet();
@@ -157,12 +161,16 @@ class ContinualTrainerFusionTest {
     Map<String, AdapterSnapshot> newest;
     Metrics metrics = Metrics.create();
     try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
-        settings, metrics, observed).start()) {
+        settings, metrics, observed).observeGate(tenant -> gateThreads.add(Thread.currentThread().getName())).start()) {
       newest = newestOnceSeen(kafka, topics, tenants, 2 * BATCH);
     }
 
     assertThat(mostAtOnce.get()).as("steps running at once").isEqualTo(3);
     assertThat(stepThreads).allSatisfy(name -> assertThat(name).startsWith("lorastream-trainer-threads-step-"));
+    assertThat(gateThreads).as("threads that evaluated candidates").hasSizeGreaterThan(1)
+        .allSatisfy(name -> assertThat(name).startsWith("lorastream-trainer-threads-step-"));
+    assertThat(metrics.trainerGateSeconds.collect().getDataPoints().get(0).getCount())
+        .as("candidates evaluated").isEqualTo(2L * tenants.size());
     assertThat(metrics.trainerSteps.get()).isEqualTo(2.0 * tenants.size());
     for (String tenant : tenants) {
       List<List<TrainingPair>> own = List.of(pairs(tenant, examples, 0), pairs(tenant, examples, 1));
