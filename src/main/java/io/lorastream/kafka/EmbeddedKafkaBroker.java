@@ -123,8 +123,16 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create Kafka data directory " + dir, e);
     }
-    int brokerPort = port == 0 ? freePort() : port;
-    int controllerPort = freePort();
+    int brokerPort;
+    int controllerPort;
+    if (port == 0) {
+      int[] ports = twoFreePorts();
+      brokerPort = ports[0];
+      controllerPort = ports[1];
+    } else {
+      brokerPort = port;
+      controllerPort = freePortOtherThan(port);
+    }
     Properties props = serverProperties(logDir, brokerPort, controllerPort);
     if (sasl != null) {
       props.putAll(saslProperties(brokerPort, controllerPort, sasl));
@@ -290,6 +298,31 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("no free TCP port on " + HOST, e);
     }
+  }
+
+  /**
+   * Two distinct free ports, for the client and controller listeners: the first socket stays open
+   * while the second is taken, since two ports taken one after another can be the same one (Kafka
+   * then refuses both listeners).
+   */
+  private static int[] twoFreePorts() {
+    try (ServerSocket first = new ServerSocket(0, 1, InetAddress.getByName(HOST));
+        ServerSocket second = new ServerSocket(0, 1, InetAddress.getByName(HOST))) {
+      return new int[] {first.getLocalPort(), second.getLocalPort()};
+    } catch (IOException e) {
+      throw new UncheckedIOException("no free TCP ports on " + HOST, e);
+    }
+  }
+
+  /** A free port that is not {@code taken} (the client port a caller chose, which may be free now). */
+  private static int freePortOtherThan(int taken) {
+    for (int attempt = 0; attempt < 100; attempt++) {
+      int candidate = freePort();
+      if (candidate != taken) {
+        return candidate;
+      }
+    }
+    throw new IllegalStateException("no free TCP port on " + HOST + " other than " + taken);
   }
 
   private static void shutdownQuietly(KafkaRaftServer server) {
