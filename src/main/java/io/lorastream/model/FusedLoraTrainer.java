@@ -32,14 +32,23 @@ import java.util.function.Supplier;
 public final class FusedLoraTrainer {
   private FusedLoraTrainer() {}
 
-  /** One tenant's share of a fused step. */
-  public record TenantBatch(LoraTrainer trainer, List<TrainingPair> batch) {
+  /**
+   * One tenant's share of a fused step, and the share of its learning rate this step takes
+   * ({@link LoraTrainer#step(List, float)}).
+   */
+  public record TenantBatch(LoraTrainer trainer, List<TrainingPair> batch, float learningRateScale) {
     public TenantBatch {
       Objects.requireNonNull(trainer, "trainer");
       batch = List.copyOf(batch);
       if (batch.isEmpty()) {
         throw new IllegalArgumentException("a tenant in a fused step needs at least one example");
       }
+      LoraTrainer.checkLearningRateScale(learningRateScale);
+    }
+
+    /** A share of a step at the trainer's full learning rate. */
+    public TenantBatch(LoraTrainer trainer, List<TrainingPair> batch) {
+      this(trainer, batch, 1f);
     }
   }
 
@@ -188,7 +197,7 @@ public final class FusedLoraTrainer {
         }
       }
       for (int t = 0; t < tenants.size(); t++) {
-        tenants.get(t).trainer().applyAdamW();
+        tenants.get(t).trainer().applyAdamW(tenants.get(t).learningRateScale());
         tenants.get(t).trainer().stepTook(encoded.get(t));
       }
       return losses;

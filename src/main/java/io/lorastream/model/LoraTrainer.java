@@ -113,7 +113,19 @@ public final class LoraTrainer implements AutoCloseable {
    *
    * @return the batch loss before the update
    */
-  public synchronized float step(List<TrainingPair> batch) {
+  public float step(List<TrainingPair> batch) {
+    return step(batch, 1f);
+  }
+
+  /**
+   * As {@link #step(List)}, with the learning rate (and the weight decay it scales) multiplied by
+   * {@code learningRateScale} for this step only: a caller that cuts a stream of examples into steps
+   * of different sizes takes smaller steps on fewer examples.
+   *
+   * @param learningRateScale in (0, 1]
+   */
+  public synchronized float step(List<TrainingPair> batch, float learningRateScale) {
+    checkLearningRateScale(learningRateScale);
     EncodedBatch encoded = encodeForStep(batch);
     boolean gradMode = JniUtils.isGradMode();
     try (NDScope scope = new NDScope()) {
@@ -125,7 +137,7 @@ public final class LoraTrainer implements AutoCloseable {
       if (!Float.isFinite(value)) {
         throw new IllegalStateException("loss is " + value + "; the adapter was not updated");
       }
-      applyAdamW();
+      applyAdamW(learningRateScale);
       stepTook(encoded);
       return value;
     } catch (RuntimeException e) {
@@ -275,8 +287,17 @@ public final class LoraTrainer implements AutoCloseable {
     }
   }
 
-  /** Global-norm clipping, then PyTorch's AdamW update; in place, with grad mode off. */
-  void applyAdamW() {
+  static void checkLearningRateScale(float scale) {
+    if (!(scale > 0 && scale <= 1)) {
+      throw new IllegalArgumentException("a learning rate scale must lie in (0, 1], got " + scale);
+    }
+  }
+
+  /**
+   * Global-norm clipping, then PyTorch's AdamW update at {@code learningRateScale} × the learning
+   * rate; in place, with grad mode off.
+   */
+  void applyAdamW(float learningRateScale) {
     NDList flat = new NDList(shapes.length);
     for (NDArray p : parameters.values()) {
       flat.add(p.getGradient().reshape(-1));
@@ -287,7 +308,7 @@ public final class LoraTrainer implements AutoCloseable {
       g = g.mul((float) (settings.maxGradNorm() / (norm + 1e-6)));
     }
     step++;
-    double lr = settings.learningRate();
+    double lr = (double) settings.learningRate() * learningRateScale;
     float b1 = settings.beta1();
     float b2 = settings.beta2();
     double bias1 = 1 - Math.pow(b1, step);

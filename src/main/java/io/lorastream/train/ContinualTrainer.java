@@ -138,7 +138,8 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
    */
   static float[] fusedStep(List<FusedLoraTrainer.TenantBatch> group) {
     if (group.size() == 1) {
-      return new float[] {group.get(0).trainer().step(group.get(0).batch())};
+      FusedLoraTrainer.TenantBatch only = group.get(0);
+      return new float[] {only.trainer().step(only.batch(), only.learningRateScale())};
     }
     return FusedLoraTrainer.step(group);
   }
@@ -502,7 +503,8 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       TenantState state = stateFor(batch.tenant());
       members.add(state);
       batches.add(new FusedLoraTrainer.TenantBatch(state.trainer,
-          rehearsal.mixInto(pairsOf(batch), state.tenant, state.examplesSeen)));
+          rehearsal.mixInto(pairsOf(batch), state.tenant, state.examplesSeen),
+          settings.learningRateScale(batch.examples().size())));
     }
     return new GroupStep(group, members, batches);
   }

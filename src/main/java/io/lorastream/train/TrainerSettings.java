@@ -31,6 +31,15 @@ import java.util.Objects;
  * A check that is off (margin Infinity) costs nothing: with the holdout check off the holdout
  * examples are not evaluated and snapshots carry no holdout losses.
  *
+ * <p><b>Learning rate per step.</b> {@code training.learningRate()} is the rate of a full
+ * micro-batch; a step of a tenant's micro-batch of fewer examples takes
+ * {@link #learningRateScale}: the square root of its share of a full batch, Adam's square-root
+ * scaling rule. How many examples a step gets depends on the load (a batch closes after
+ * {@code batchMaxWait}), and Adam moves the weights about as far per step whatever the batch, so
+ * without the scaling a stream trained one example at a time took eight times the steps of one
+ * trained in full batches, and a tenant's adapter trained at the full rate in steps of two
+ * diverged after about 5,000 examples (README "Learning rate per step").
+ *
  * @param groupId consumer group shared by all trainer instances (scale out = more instances)
  * @param instanceId unique per instance; makes the transactional id
  * @param batchSize a tenant's micro-batch closes when it holds this many examples
@@ -263,6 +272,17 @@ public record TrainerSettings(
   public TrainerSettings withTrainThreads(int threads) {
     return new TrainerSettings(groupId, instanceId, batchSize, batchMaxWait, seed, lora, training, publishEverySteps,
         publishMaxInterval, gate, keptVersions, maxFusedRows, rehearsalRatio, threads);
+  }
+
+  /**
+   * The share of the learning rate a step of a tenant's micro-batch of {@code examples} takes:
+   * {@code sqrt(examples / batchSize)}, 1 for a full batch (rehearsal rows do not count).
+   */
+  public float learningRateScale(int examples) {
+    if (examples < 1) {
+      throw new IllegalArgumentException("a step has at least one example, got " + examples);
+    }
+    return (float) Math.sqrt(Math.min(1.0, (double) examples / batchSize));
   }
 
   /** The Kafka transactional id: stable per instance so a restarted instance fences its zombie. */

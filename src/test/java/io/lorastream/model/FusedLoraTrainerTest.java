@@ -97,15 +97,17 @@ class FusedLoraTrainerTest {
     List<byte[]> initial = separate.stream().map(LoraAdapter::toPeftSafetensors).toList();
     List<LoraTrainer> alone = trainers(separate);
     List<LoraTrainer> together = trainers(fused);
+    // Each tenant takes its own share of the learning rate, in the fused step as alone.
+    float[] learningRateScales = {1f, 0.5f, 0.25f};
     try {
       for (List<List<TrainingPair>> round : List.of(first, second)) {
         float[] expected = new float[3];
         for (int t = 0; t < 3; t++) {
-          expected[t] = alone.get(t).step(round.get(t));
+          expected[t] = alone.get(t).step(round.get(t), learningRateScales[t]);
         }
         List<FusedLoraTrainer.TenantBatch> batches = new ArrayList<>();
         for (int t = 0; t < 3; t++) {
-          batches.add(new FusedLoraTrainer.TenantBatch(together.get(t), round.get(t)));
+          batches.add(new FusedLoraTrainer.TenantBatch(together.get(t), round.get(t), learningRateScales[t]));
         }
         float[] losses = FusedLoraTrainer.step(batches);
         for (int t = 0; t < 3; t++) {

@@ -1,6 +1,7 @@
 package io.lorastream.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -94,6 +95,29 @@ class LoraTrainerTest {
    * norm clipped (max norm far below the gradients' norm) and weight decay on, over three steps so
    * the moments carry over; the optimizer state written in between must hold the same moments.
    */
+  @Test
+  void aStepAtAShareOfTheLearningRateIsAStepOfATrainerWithThatRate() {
+    // Weight decay on: it scales with the rate too.
+    TrainingSettings settings = new TrainingSettings(1e-2f, 0.9f, 0.99f, 1e-8f, 0.1f, 1f, 256, 0L, true);
+    LoraConfig config = new LoraConfig(4, 8f, List.of("q_proj", "v_proj", "up_proj"), 0f, false);
+    try (LoraAdapter scaled = LoraAdapter.initialise(base, config, 5);
+        LoraTrainer scaledTrainer = new LoraTrainer(base, scaled, settings);
+        LoraAdapter halfRate = LoraAdapter.initialise(base, config, 5);
+        LoraTrainer halfRateTrainer = new LoraTrainer(base, halfRate, settings.withLearningRate(5e-3f));
+        LoraAdapter fullRate = LoraAdapter.initialise(base, config, 5);
+        LoraTrainer fullRateTrainer = new LoraTrainer(base, fullRate, settings)) {
+      for (List<TrainingPair> batch : List.of(MIXED, CAPITAL, MIXED)) {
+        scaledTrainer.step(batch, 0.5f);
+        halfRateTrainer.step(batch);
+        fullRateTrainer.step(batch);
+      }
+      assertThat(scaled.toPeftSafetensors()).isEqualTo(halfRate.toPeftSafetensors());
+      assertThat(scaled.toPeftSafetensors()).isNotEqualTo(fullRate.toPeftSafetensors());
+      assertThatThrownBy(() -> scaledTrainer.step(MIXED, 0f)).isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> scaledTrainer.step(MIXED, 1.5f)).isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
   @Test
   void adamWStepsMatchAReferenceWithClippingAndWeightDecay() {
     TrainingSettings settings = new TrainingSettings(1e-2f, 0.9f, 0.99f, 1e-8f, 0.1f, 1e-3f, 256, 0L, true);

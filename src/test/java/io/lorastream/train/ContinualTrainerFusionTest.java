@@ -193,6 +193,40 @@ class ContinualTrainerFusionTest {
   }
 
   @Test
+  void aMicroBatchClosedByItsWaitTrainsAtTheSquareRootOfItsShareOfTheLearningRate() throws Exception {
+    KafkaSettings kafka = KAFKA.settings();
+    Topics topics = new Topics("lr-scale.");
+    TopicAdmin.ensureTopics(kafka, topics);
+    // One example of a batch of 4: the batch closes after its wait and takes sqrt(1/4) of the rate.
+    TrainerSettings settings = SETTINGS.withInstanceId("lr-scale").withBatching(BATCH, Duration.ofMillis(200));
+    List<TrainingExample> examples = roundRobin(List.of("acme"), 1);
+    TrainerTopics.produce(kafka, topics, examples);
+    Map<String, AdapterSnapshot> newest;
+    try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
+        settings, Metrics.create()).start()) {
+      newest = newestOnceSeen(kafka, topics, List.of("acme"), 1);
+    }
+
+    assertThat(settings.learningRateScale(1)).isEqualTo(0.5f);
+    assertThat(settings.learningRateScale(2)).isEqualTo((float) Math.sqrt(0.5));
+    assertThat(settings.learningRateScale(BATCH)).isEqualTo(1f);
+    assertThat(settings.learningRateScale(2 * BATCH)).as("never above the full rate").isEqualTo(1f);
+    List<TrainingPair> batch = pairs("acme", examples, 0);
+    try (LoraAdapter published = LoraAdapter.fromPeftSafetensors(Bytes.of(newest.get("acme").getWeights()),
+            settings.lora(), base);
+        LoraAdapter halfRate = LoraAdapter.initialise(base, settings.lora(), settings.seed() ^ "acme".hashCode());
+        LoraTrainer halfRateTrainer = new LoraTrainer(base, halfRate,
+            settings.training().withLearningRate(settings.training().learningRate() / 2));
+        LoraAdapter fullRate = LoraAdapter.initialise(base, settings.lora(), settings.seed() ^ "acme".hashCode());
+        LoraTrainer fullRateTrainer = new LoraTrainer(base, fullRate, settings.training())) {
+      halfRateTrainer.step(batch);
+      fullRateTrainer.step(batch);
+      assertThat(maxAbsDifference(published, halfRate)).isZero();
+      assertThat(maxAbsDifference(published, fullRate)).isGreaterThan(1e-4f);
+    }
+  }
+
+  @Test
   void nonFiniteLossInAFusedStepUndoesOnlyThatTenant() throws Exception {
     KafkaSettings kafka = KAFKA.settings();
     Topics withPoison = new Topics("fused-poison.");
