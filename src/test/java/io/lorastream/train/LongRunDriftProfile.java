@@ -1,0 +1,93 @@
+package io.lorastream.train;
+
+import io.lorastream.avro.TrainingExample;
+import io.lorastream.contract.Splits;
+import io.lorastream.demo.SyntheticExamples;
+import io.lorastream.ingest.IngestSettings;
+import io.lorastream.model.BaseModel;
+import io.lorastream.model.LoraAdapter;
+import io.lorastream.model.LoraTrainer;
+import io.lorastream.model.TrainingPair;
+import io.lorastream.quality.TenantFacts;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One demo tenant ({@code acme}) trained for a long run, in process, as the continual trainer
+ * trains it (the trainer's default LoRA, learning rate and rehearsal; steps of a fixed number of
+ * examples; every tenth example by id kept for the holdout, newest 64), printing every 250
+ * examples the holdout loss of the current weights (mean of the examples' mean token losses) and
+ * the canary loss, with the base model's canary loss first. It shows whether an adapter stays
+ * where the quality gate would publish it or drifts away. Not a test: run it with
+ * {@code java -cp target/test-classes:target/classes:target/lib/* io.lorastream.train.LongRunDriftProfile
+ * EXAMPLES EXAMPLES_PER_STEP [scaled|full]}: {@code scaled} (the default) takes
+ * {@link TrainerSettings#learningRateScale} of the rate as the trainer does, {@code full} the whole
+ * rate for every step.
+ */
+public final class LongRunDriftProfile {
+  private LongRunDriftProfile() {}
+
+  public static void main(String[] args) {
+    int total = Integer.parseInt(args[0]);
+    int perStep = Integer.parseInt(args[1]);
+    boolean scaled = args.length < 3 || args[2].equals("scaled");
+    TrainerSettings settings = TrainerSettings.defaults();
+    float scale = scaled ? settings.learningRateScale(perStep) : 1f;
+    Rehearsal rehearsal = new Rehearsal(settings.rehearsalRatio());
+    TenantFacts tenant = SyntheticExamples.TENANTS.get(0);
+    double holdoutShare = IngestSettings.DEFAULT_HOLDOUT_SHARE;
+    try (BaseModel base = BaseModel.load(Path.of("models/lorastream-tiny"));
+        LoraAdapter adapter = LoraAdapter.initialise(base, settings.lora(), settings.seed());
+        LoraTrainer trainer = new LoraTrainer(base, adapter, settings.training());
+        LoraAdapter zero = LoraAdapter.initialise(base, settings.lora(), settings.seed());
+        LoraTrainer baseModel = new LoraTrainer(base, zero, settings.training())) {
+      System.out.printf("%d examples per step, learning rate %.2e x %.3f; base model canary loss %.4f%n", perStep,
+          settings.training().learningRate(), scale, QualityGate.meanLoss(baseModel, CanarySet.PAIRS,
+              QualityGate.ROWS_PER_PASS));
+      ArrayDeque<TrainingPair> holdout = new ArrayDeque<>();
+      List<TrainingPair> step = new ArrayList<>();
+      long trained = 0;
+      long nextReport = 250;
+      for (long n = 0; trained < total; n++) {
+        TrainingExample e = SyntheticExamples.example(tenant, n);
+        TrainingPair pair = new TrainingPair(e.getPrompt(), e.getCompletion(), e.getWeight());
+        if (Splits.assign(e.getTenant(), e.getId(), holdoutShare).equals(Splits.HOLDOUT)) {
+          holdout.addLast(pair);
+          if (holdout.size() > TenantState.HOLDOUT_KEPT) {
+            holdout.removeFirst();
+          }
+          continue;
+        }
+        step.add(pair);
+        if (step.size() < perStep) {
+          continue;
+        }
+        trainer.step(rehearsal.mixInto(step, e.getTenant(), trained), scale);
+        trained += step.size();
+        step.clear();
+        if (trained >= nextReport) {
+          System.out.printf("trained %5d  holdout loss %.4f (%d examples)  canary loss %.4f%n", trained,
+              holdoutLoss(trainer, List.copyOf(holdout)), holdout.size(),
+              QualityGate.meanLoss(trainer, CanarySet.PAIRS, QualityGate.ROWS_PER_PASS));
+          nextReport += 250;
+        }
+      }
+    }
+  }
+
+  /** Mean over the examples of each one's mean token loss. */
+  private static double holdoutLoss(LoraTrainer trainer, List<TrainingPair> holdout) {
+    double sum = 0;
+    int counted = 0;
+    for (int i = 0; i < holdout.size(); i += QualityGate.ROWS_PER_PASS) {
+      for (LoraTrainer.RowLoss row :
+          trainer.rowLosses(holdout.subList(i, Math.min(holdout.size(), i + QualityGate.ROWS_PER_PASS)))) {
+        sum += row.mean();
+        counted++;
+      }
+    }
+    return counted == 0 ? Double.NaN : sum / counted;
+  }
+}
