@@ -69,7 +69,7 @@ final class EvalCommand implements Callable<Integer> {
       description = "A partial micro-batch trains after this wait, in ms (default: the trainer's).")
   Long batchMaxWaitMs;
 
-  @Option(names = "--learning-rate", description = "LoRA learning rate (default: the trainer's).")
+  @Option(names = "--learning-rate", description = "The trainer's learning rate of a full micro-batch (default: the trainer's).")
   Float learningRate;
 
   @Option(names = "--rehearsal-ratio",

@@ -89,15 +89,18 @@ final class TrainerCommand implements Callable<Integer> {
           + "example); 0 turns rehearsal off (default: ${DEFAULT-VALUE}).")
   double rehearsalRatio;
 
+  @Option(names = "--learning-rate", defaultValue = "" + TrainerSettings.DEFAULT_LEARNING_RATE,
+      description = "AdamW learning rate of a full micro-batch (--batch-size examples); a tenant's micro-batch of "
+          + "fewer examples takes sqrt(examples / batch size) of it (default: ${DEFAULT-VALUE}).")
+  float learningRate;
+
   @Mixin
   MetricsOption metricsOption = new MetricsOption();
 
-  @Override
-  public Integer call() throws Exception {
-    KafkaSettings settings = kafka.settings();
-    Topics topics = kafka.topics();
-    TopicAdmin.ensureTopics(settings, topics);
-    TrainerSettings trainerSettings = TrainerSettings.defaults().withInstanceId(instanceId).withGroupId(groupId)
+  /** The trainer's settings as the options give them. */
+  TrainerSettings trainerSettings() {
+    TrainerSettings defaults = TrainerSettings.defaults();
+    return defaults.withInstanceId(instanceId).withGroupId(groupId)
         .withBatching(batchSize, Duration.ofMillis(batchMaxWaitMs))
         .withPublishing(publishEverySteps, Duration.ofMillis(publishMaxIntervalMs))
         .withGate(new TrainerSettings.Gate(holdoutMargin, holdoutMinMargin, canaryMargin,
@@ -105,7 +108,16 @@ final class TrainerCommand implements Callable<Integer> {
         .withKeptVersions(keptVersions)
         .withMaxFusedRows(maxFusedRows)
         .withRehearsal(rehearsalRatio)
-        .withTrainThreads(trainThreads);
+        .withTrainThreads(trainThreads)
+        .withTraining(defaults.training().withLearningRate(learningRate));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    KafkaSettings settings = kafka.settings();
+    Topics topics = kafka.topics();
+    TopicAdmin.ensureTopics(settings, topics);
+    TrainerSettings trainerSettings = trainerSettings();
     if (torchThreads < 0) {
       throw new IllegalArgumentException("--torch-threads must be 0 or more, got " + torchThreads);
     }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.lorastream.kafka.KafkaSettings;
+import io.lorastream.train.TrainerSettings;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -47,6 +48,19 @@ class ConfigDefaultsTest {
     assertThat(trainer(Map.of("LORASTREAM_BATCH_SIZE", "12"), file("batch-size", "11")).batchSize).isEqualTo(12);
     assertThat(trainer(Map.of("LORASTREAM_BATCH_SIZE", "12"), file("batch-size", "11"), "--batch-size", "13")
         .batchSize).isEqualTo(13);
+  }
+
+  @Test
+  void theTrainersOptionsReachItsSettings() {
+    TrainerSettings defaults = trainer(Map.of(), file()).trainerSettings();
+    assertThat(defaults.training().learningRate()).isEqualTo(TrainerSettings.DEFAULT_LEARNING_RATE);
+    assertThat(defaults.batchSize()).isEqualTo(TrainerSettings.defaults().batchSize());
+    TrainerSettings set = trainer(Map.of("LORASTREAM_LEARNING_RATE", "0.003"), file(), "--batch-size", "4",
+        "--train-threads", "2").trainerSettings();
+    assertThat(set.training().learningRate()).isEqualTo(3e-3f);
+    assertThat(set.batchSize()).isEqualTo(4);
+    assertThat(set.trainThreads()).isEqualTo(2);
+    assertThat(set.learningRateScale(1)).isEqualTo(0.5f);
   }
 
   @Test
