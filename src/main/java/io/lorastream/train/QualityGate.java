@@ -8,6 +8,9 @@ import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraTrainer;
 import io.lorastream.model.LoraTrainer.RowLoss;
 import io.lorastream.model.TrainingPair;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
@@ -145,14 +148,32 @@ final class QualityGate implements AutoCloseable {
     return new Evaluator(new LoraTrainer(base, adapter, settings.training()), true);
   }
 
-  /** Each example's loss, {@link #ROWS_PER_PASS} rows per forward pass. */
+  /**
+   * Each example's loss, in the order of {@code examples}, {@link #ROWS_PER_PASS} rows per forward
+   * pass. A pass pads its rows to its longest example, so the passes take the examples shortest
+   * first: on the demo's holdout examples (19-38 tokens) that pads 8% of the positions computed
+   * instead of 26% in arrival order.
+   */
   private RowLoss[] rowLosses(LoraTrainer trainer, List<HoldoutExample> examples) {
-    RowLoss[] out = new RowLoss[examples.size()];
-    for (int i = 0; i < examples.size(); i += ROWS_PER_PASS) {
-      List<TrainingPair> part = examples.subList(i, Math.min(examples.size(), i + ROWS_PER_PASS)).stream()
-          .map(h -> new TrainingPair(h.getPrompt(), h.getCompletion(), h.getWeight())).toList();
-      RowLoss[] losses = trainer.rowLosses(part);
-      System.arraycopy(losses, 0, out, i, losses.length);
+    List<TrainingPair> pairs = examples.stream()
+        .map(h -> new TrainingPair(h.getPrompt(), h.getCompletion(), h.getWeight())).toList();
+    long[] tokens = pairs.stream().mapToLong(p -> trainer.inputTokens(List.of(p))).toArray();
+    Integer[] shortestFirst = new Integer[pairs.size()];
+    for (int i = 0; i < shortestFirst.length; i++) {
+      shortestFirst[i] = i;
+    }
+    Arrays.sort(shortestFirst, Comparator.comparingLong(i -> tokens[i]));
+    RowLoss[] out = new RowLoss[pairs.size()];
+    for (int from = 0; from < shortestFirst.length; from += ROWS_PER_PASS) {
+      int to = Math.min(shortestFirst.length, from + ROWS_PER_PASS);
+      List<TrainingPair> pass = new ArrayList<>(to - from);
+      for (int k = from; k < to; k++) {
+        pass.add(pairs.get(shortestFirst[k]));
+      }
+      RowLoss[] losses = trainer.rowLosses(pass);
+      for (int k = from; k < to; k++) {
+        out[shortestFirst[k]] = losses[k - from];
+      }
     }
     holdoutRowsEvaluated.addAndGet(examples.size());
     return out;

@@ -189,6 +189,32 @@ class QualityGateTest {
     }
   }
 
+  @Test
+  void eachHoldoutExampleGetsItsOwnLossWhateverPassEvaluatedIt() {
+    try (TenantState state = trainedState(); QualityGate gate = new QualityGate(base, SETTINGS)) {
+      // 40 examples of lengths that differ and do not arrive in order of length: three passes,
+      // each taking the examples of similar length.
+      for (int i = 0; i < 40; i++) {
+        String words = " please".repeat((i * 7) % 11);
+        state.keepHoldout(new HoldoutExample("long-" + i, "Question: refund" + words + "?\nAnswer:",
+            " " + (i % 5 + 1) + "0 days.", 1f));
+      }
+      List<HoldoutExample> holdout = state.holdout();
+
+      QualityGate.Evaluation evaluation = gate.evaluate(state);
+
+      assertThat(evaluation.holdoutExamples()).isEqualTo(holdout);
+      for (int i = 0; i < holdout.size(); i++) {
+        HoldoutExample h = holdout.get(i);
+        LoraTrainer.RowLoss alone = state.trainer.rowLosses(
+            List.of(new TrainingPair(h.getPrompt(), h.getCompletion(), h.getWeight())))[0];
+        assertThat(evaluation.holdoutRows()[i].tokens()).as(h.getId()).isEqualTo(alone.tokens());
+        assertThat(evaluation.holdoutRows()[i].lossSum()).as(h.getId())
+            .isCloseTo(alone.lossSum(), Offset.offset(1e-4f * Math.max(1f, alone.lossSum())));
+      }
+    }
+  }
+
   private static TenantState trainedState() {
     LoraAdapter adapter = LoraAdapter.initialise(base, SETTINGS.lora(), 1);
     LoraTrainer trainer = new LoraTrainer(base, adapter, SETTINGS.training());
