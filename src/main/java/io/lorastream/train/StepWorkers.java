@@ -11,9 +11,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
- * The threads that run a cycle's fused steps. The trainer thread submits every group of the
- * cycle, then takes the results in order: while it publishes and checkpoints one group, the
- * workers already train the next ones. The groups of one cycle have distinct tenants, so steps
+ * The threads that run a cycle's fused steps, each followed by work on the same group's tenants
+ * (the quality gate's evaluation of its publish candidates). The trainer thread submits every
+ * group of the cycle, then takes the results in order: while it publishes and checkpoints one
+ * group, the workers already train the next ones. The groups of one cycle have distinct tenants, so steps
  * that run at once never touch the same adapter, and each step computes exactly what it would on
  * the trainer thread.
  */
