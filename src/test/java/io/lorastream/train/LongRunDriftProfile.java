@@ -22,9 +22,9 @@ import java.util.List;
  * the canary loss, with the base model's canary loss first. It shows whether an adapter stays
  * where the quality gate would publish it or drifts away. Not a test: run it with
  * {@code java -cp target/test-classes:target/classes:target/lib/* io.lorastream.train.LongRunDriftProfile
- * EXAMPLES EXAMPLES_PER_STEP [scaled|full]}: {@code scaled} (the default) takes
+ * EXAMPLES EXAMPLES_PER_STEP [scaled|full [LEARNING_RATE]]}: {@code scaled} (the default) takes
  * {@link TrainerSettings#learningRateScale} of the rate as the trainer does, {@code full} the whole
- * rate for every step.
+ * rate for every step; the rate of a full batch is the trainer's default unless given.
  */
 public final class LongRunDriftProfile {
   private LongRunDriftProfile() {}
@@ -34,6 +34,9 @@ public final class LongRunDriftProfile {
     int perStep = Integer.parseInt(args[1]);
     boolean scaled = args.length < 3 || args[2].equals("scaled");
     TrainerSettings settings = TrainerSettings.defaults();
+    if (args.length > 3) {
+      settings = settings.withTraining(settings.training().withLearningRate(Float.parseFloat(args[3])));
+    }
     float scale = scaled ? settings.learningRateScale(perStep) : 1f;
     Rehearsal rehearsal = new Rehearsal(settings.rehearsalRatio());
     TenantFacts tenant = SyntheticExamples.TENANTS.get(0);
