@@ -17,7 +17,7 @@ import java.util.List;
 /**
  * One demo tenant ({@code acme}) trained for a long run, in process, as the continual trainer
  * trains it (the trainer's default LoRA, learning rate and rehearsal; steps of a fixed number of
- * examples; every tenth example by id kept for the holdout, newest 64), printing every 250
+ * examples; a tenth of the examples kept for the holdout as ingest tags them, newest 64), printing every 250
  * examples the holdout loss of the current weights (mean of the examples' mean token losses) and
  * the canary loss, with the base model's canary loss first. It shows whether an adapter stays
  * where the quality gate would publish it or drifts away. Not a test: run it with
