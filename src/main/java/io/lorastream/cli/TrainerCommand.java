@@ -94,6 +94,12 @@ final class TrainerCommand implements Callable<Integer> {
           + "fewer examples takes sqrt(examples / batch size) of it (default: ${DEFAULT-VALUE}).")
   float learningRate;
 
+  @Option(names = "--learning-rate-decay-examples",
+      defaultValue = "" + TrainerSettings.DEFAULT_LEARNING_RATE_DECAY_EXAMPLES,
+      description = "A tenant's examples seen after which its learning rate falls as sqrt(this / examples seen), "
+          + "keeping long-lived adapters near the base model's general answers; 0 keeps it (default: ${DEFAULT-VALUE}).")
+  long learningRateDecayExamples;
+
   @Mixin
   MetricsOption metricsOption = new MetricsOption();
 
@@ -109,7 +115,8 @@ final class TrainerCommand implements Callable<Integer> {
         .withMaxFusedRows(maxFusedRows)
         .withRehearsal(rehearsalRatio)
         .withTrainThreads(trainThreads)
-        .withTraining(defaults.training().withLearningRate(learningRate));
+        .withTraining(defaults.training().withLearningRate(learningRate))
+        .withLearningRateDecay(learningRateDecayExamples);
   }
 
   @Override

@@ -504,7 +504,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       members.add(state);
       batches.add(new FusedLoraTrainer.TenantBatch(state.trainer,
           rehearsal.mixInto(pairsOf(batch), state.tenant, state.examplesSeen),
-          settings.learningRateScale(batch.examples().size())));
+          settings.learningRateScale(batch.examples().size(), state.examplesSeen)));
     }
     return new GroupStep(group, members, batches);
   }

@@ -60,7 +60,10 @@ class ConfigDefaultsTest {
     assertThat(set.training().learningRate()).isEqualTo(3e-3f);
     assertThat(set.batchSize()).isEqualTo(4);
     assertThat(set.trainThreads()).isEqualTo(2);
-    assertThat(set.learningRateScale(1)).isEqualTo(0.5f);
+    assertThat(set.learningRateScale(1, 0)).isEqualTo(0.5f);
+    assertThat(set.learningRateDecayExamples()).isEqualTo(TrainerSettings.DEFAULT_LEARNING_RATE_DECAY_EXAMPLES);
+    assertThat(trainer(Map.of(), file(), "--learning-rate-decay-examples", "0").trainerSettings()
+        .learningRateDecayExamples()).isZero();
   }
 
   @Test

@@ -193,35 +193,47 @@ class ContinualTrainerFusionTest {
   }
 
   @Test
-  void aMicroBatchClosedByItsWaitTrainsAtTheSquareRootOfItsShareOfTheLearningRate() throws Exception {
+  void aStepTakesTheShareOfTheLearningRateOfItsBatchSizeAndOfTheTenantsExamplesSeen() throws Exception {
     KafkaSettings kafka = KAFKA.settings();
     Topics topics = new Topics("lr-scale.");
     TopicAdmin.ensureTopics(kafka, topics);
-    // One example of a batch of 4: the batch closes after its wait and takes sqrt(1/4) of the rate.
-    TrainerSettings settings = SETTINGS.withInstanceId("lr-scale").withBatching(BATCH, Duration.ofMillis(200));
-    List<TrainingExample> examples = roundRobin(List.of("acme"), 1);
-    TrainerTopics.produce(kafka, topics, examples);
-    Map<String, AdapterSnapshot> newest;
+    // Three steps of one example each of a batch of 4 (each closes after its wait): sqrt(1/4) of
+    // the rate, and from the third on, past the one example after which the rate falls, also
+    // sqrt(1 / examples seen).
+    TrainerSettings settings = SETTINGS.withInstanceId("lr-scale").withBatching(BATCH, Duration.ofMillis(200))
+        .withLearningRateDecay(1);
+    List<TrainingExample> examples = roundRobin(List.of("acme"), 3);
+    Map<String, AdapterSnapshot> newest = new HashMap<>();
     try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, topics, topics.cleanExamples().name(),
         settings, Metrics.create()).start()) {
-      newest = newestOnceSeen(kafka, topics, List.of("acme"), 1);
+      for (int i = 0; i < examples.size(); i++) {
+        TrainerTopics.produce(kafka, topics, List.of(examples.get(i)));
+        newest = newestOnceSeen(kafka, topics, List.of("acme"), i + 1);
+      }
     }
 
-    assertThat(settings.learningRateScale(1)).isEqualTo(0.5f);
-    assertThat(settings.learningRateScale(2)).isEqualTo((float) Math.sqrt(0.5));
-    assertThat(settings.learningRateScale(BATCH)).isEqualTo(1f);
-    assertThat(settings.learningRateScale(2 * BATCH)).as("never above the full rate").isEqualTo(1f);
-    List<TrainingPair> batch = pairs("acme", examples, 0);
+    float[] scales = {settings.learningRateScale(1, 0), settings.learningRateScale(1, 1),
+        settings.learningRateScale(1, 2)};
+    assertThat(scales[0]).isEqualTo(0.5f);
+    assertThat(scales[1]).isEqualTo(0.5f);
+    assertThat(scales[2]).isEqualTo((float) Math.sqrt(0.25 * 0.5));
+    List<TrainingPair> pairs = examples.stream()
+        .map(e -> new TrainingPair(e.getPrompt(), e.getCompletion(), e.getWeight())).toList();
     try (LoraAdapter published = LoraAdapter.fromPeftSafetensors(Bytes.of(newest.get("acme").getWeights()),
             settings.lora(), base);
-        LoraAdapter halfRate = LoraAdapter.initialise(base, settings.lora(), settings.seed() ^ "acme".hashCode());
-        LoraTrainer halfRateTrainer = new LoraTrainer(base, halfRate,
-            settings.training().withLearningRate(settings.training().learningRate() / 2));
+        LoraAdapter expected = LoraAdapter.initialise(base, settings.lora(), settings.seed() ^ "acme".hashCode());
+        LoraTrainer expectedTrainer = new LoraTrainer(base, expected, settings.training());
+        LoraAdapter noDecay = LoraAdapter.initialise(base, settings.lora(), settings.seed() ^ "acme".hashCode());
+        LoraTrainer noDecayTrainer = new LoraTrainer(base, noDecay, settings.training());
         LoraAdapter fullRate = LoraAdapter.initialise(base, settings.lora(), settings.seed() ^ "acme".hashCode());
         LoraTrainer fullRateTrainer = new LoraTrainer(base, fullRate, settings.training())) {
-      halfRateTrainer.step(batch);
-      fullRateTrainer.step(batch);
-      assertThat(maxAbsDifference(published, halfRate)).isZero();
+      for (int i = 0; i < pairs.size(); i++) {
+        expectedTrainer.step(List.of(pairs.get(i)), scales[i]);
+        noDecayTrainer.step(List.of(pairs.get(i)), 0.5f);
+        fullRateTrainer.step(List.of(pairs.get(i)));
+      }
+      assertThat(maxAbsDifference(published, expected)).isZero();
+      assertThat(maxAbsDifference(published, noDecay)).isGreaterThan(1e-6f);
       assertThat(maxAbsDifference(published, fullRate)).isGreaterThan(1e-4f);
     }
   }
