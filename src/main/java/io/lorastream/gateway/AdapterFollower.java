@@ -24,6 +24,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class AdapterFollower implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AdapterFollower.class);
+  /** How often the follower asks Kafka for the topic's end offsets, to know whether Kafka answers. */
+  private static final Duration PROBE_EVERY = Duration.ofSeconds(1);
+  /** How long a probe waits for that answer before calling Kafka unreachable. */
+  private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(1);
 
   private final KafkaSettings kafka;
   private final String topic;
@@ -31,6 +35,7 @@ public final class AdapterFollower implements AutoCloseable {
   private final Thread thread;
   private volatile boolean running = true;
   private volatile boolean caughtUp;
+  private volatile boolean kafkaAnswered;
   private volatile KafkaConsumer<String, byte[]> consumer;
 
   public AdapterFollower(KafkaSettings kafka, String topic, AdapterStore store) {
@@ -47,21 +52,13 @@ public final class AdapterFollower implements AutoCloseable {
   }
 
   /**
-   * False while the follower's consumer has no open connection to any broker: the store then serves
-   * what it has, and catches up when Kafka is back.
+   * Whether Kafka answered the follower's last probe (a request for the adapters topic's end
+   * offsets, made every {@link #PROBE_EVERY}). False while Kafka is away: the store then serves what
+   * it has, and catches up when Kafka is back. An open socket alone is no proof, since the consumer
+   * counts the connections it is still trying to open.
    */
   public boolean kafkaConnected() {
-    KafkaConsumer<String, byte[]> c = consumer;
-    if (c == null) {
-      return false;
-    }
-    for (var entry : c.metrics().entrySet()) {
-      if (entry.getKey().name().equals("connection-count") && entry.getKey().group().equals("consumer-metrics")) {
-        Object value = entry.getValue().metricValue();
-        return value instanceof Number n && n.doubleValue() > 0;
-      }
-    }
-    return false;
+    return kafkaAnswered;
   }
 
   /** True once every snapshot published before start has been applied (or refused). */
@@ -79,9 +76,15 @@ public final class AdapterFollower implements AutoCloseable {
       while (running && endAtStart == null) {
         endAtStart = endOffsetsAtStart(c);
       }
+      kafkaAnswered = true;
+      long nextProbe = System.nanoTime() + PROBE_EVERY.toNanos();
       while (running) {
         for (ConsumerRecord<String, byte[]> record : c.poll(Duration.ofMillis(200))) {
           apply(record);
+        }
+        if (System.nanoTime() - nextProbe >= 0) {
+          kafkaAnswered = answers(c, endAtStart);
+          nextProbe = System.nanoTime() + PROBE_EVERY.toNanos();
         }
         if (!caughtUp && reached(c, endAtStart)) {
           caughtUp = true;
@@ -112,6 +115,16 @@ public final class AdapterFollower implements AutoCloseable {
     } catch (TimeoutException e) {
       log.warn("adapters topic {} not reachable yet ({}); still trying", topic, e.getMessage());
       return null;
+    }
+  }
+
+  /** Whether Kafka gives the partitions' end offsets within {@link #PROBE_TIMEOUT}. */
+  private static boolean answers(KafkaConsumer<String, byte[]> c, Map<TopicPartition, Long> partitions) {
+    try {
+      c.endOffsets(partitions.keySet(), PROBE_TIMEOUT);
+      return true;
+    } catch (TimeoutException e) {
+      return false;
     }
   }
 
