@@ -67,6 +67,11 @@ class GatewayKafkaOutageTest {
           Thread.sleep(100);
         }
         assertThat(completionVersion(gateway, key)).isEqualTo(2);
+        // The next probe (within about a second) finds Kafka again.
+        long readyBy = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!readiness(gateway).equals("ready") && System.nanoTime() < readyBy) {
+          Thread.sleep(100);
+        }
         assertThat(readiness(gateway)).isEqualTo("ready");
       }
     }
