@@ -16,6 +16,7 @@ import io.lorastream.model.TinyModelFactory;
 import io.lorastream.model.TorchThreads;
 import io.lorastream.model.TrainingPair;
 import io.lorastream.model.TrainingSettings;
+import io.lorastream.model.pretrain.GeneralExchanges;
 import io.lorastream.train.ContinualTrainer;
 import io.lorastream.train.TrainerSettings;
 import java.io.IOException;
@@ -48,9 +49,15 @@ import org.slf4j.LoggerFactory;
  */
 public final class TrainerBench implements BenchSuite {
   private static final Logger log = LoggerFactory.getLogger(TrainerBench.class);
-  /** The row cap of the fused steps that are measured against separate ones. */
-  static final int MAX_FUSED_ROWS = 64;
-  static final int EXAMPLES_PER_TENANT = 8;
+  /**
+   * Warm-up of each fused-against-separate comparison before its timed rounds: with one warm-up
+   * round only, the first comparison of a JVM ran before the JIT had compiled the Java around
+   * each operation (0.69× against 1.16× for the same 4 tenants later in the same JVM).
+   */
+  static final Duration FUSED_WARM_UP = Duration.ofSeconds(5);
+  static final Duration FUSED_WARM_UP_QUICK = Duration.ofMillis(1_500);
+  /** Any fixed seed: the rehearsal rows' text, not which rows, is what costs. */
+  private static final long REHEARSAL_POOL_SEED = 7;
 
   private final Path modelDir;
 
@@ -72,8 +79,11 @@ public final class TrainerBench implements BenchSuite {
     Path scratch = Files.createTempDirectory("lorastream-trainer-bench-");
     try (BaseModel base = loadBase(scratch)) {
       List<Figure> figures = new ArrayList<>();
-      for (int tenants : quick ? new int[] {4, 16} : new int[] {4, 16, 64}) {
-        figures.addAll(fusedAgainstSeparate(base, tenants, quick ? 2 : 4));
+      for (FusedCase fusedCase : List.of(FusedCase.FULL_BATCHES, FusedCase.STREAMING)) {
+        for (int tenants : quick ? new int[] {4, 16} : new int[] {4, 16, 64}) {
+          figures.addAll(fusedAgainstSeparate(base, fusedCase, tenants, fusedCase.rounds(quick),
+              quick ? FUSED_WARM_UP_QUICK : FUSED_WARM_UP));
+        }
       }
       figures.addAll(memoryPerTenant(base, quick ? new int[] {10, 100, 1000} : new int[] {10, 100, 1000, 10_000}));
       // The sustained phase with the train threads first, then one train thread as the baseline
@@ -113,54 +123,92 @@ public final class TrainerBench implements BenchSuite {
   // ---- fused against separate steps ------------------------------------------------------
 
   /**
-   * Every tenant takes one step per round on its own micro-batch of {@link #EXAMPLES_PER_TENANT}
-   * examples: all tenants' steps fused (groups of at most {@link #MAX_FUSED_ROWS} rows, as the
-   * trainer makes them) or each tenant's {@link LoraTrainer#step} in turn. Rounds alternate between
-   * the two ways after one warm-up round of each; time is the sum over rounds.
+   * What each tenant's step holds in a fused-against-separate comparison.
+   *
+   * @param examples the tenant's examples per step
+   * @param rehearsalRows general exchanges added to each tenant step, as the trainer's rehearsal does
+   * @param lora the adapters' LoRA settings
+   * @param maxFusedExamples tenant examples per fused step at most (rehearsal rows not counted), as
+   *     {@link TrainerSettings#maxFusedRows()}
+   * @param suffix appended to the figures' names
+   * @param rounds timed rounds in a full run (half of them, at least 2, with {@code --quick})
    */
-  static List<Figure> fusedAgainstSeparate(BaseModel base, int tenants, int rounds) {
+  record FusedCase(String label, int examples, int rehearsalRows, LoraConfig lora, int maxFusedExamples,
+      String suffix, int rounds) {
+    /** Full micro-batches of 8 examples, q/v adapters, up to 64 examples a fused step. */
+    static final FusedCase FULL_BATCHES = new FusedCase("8 examples, LoRA r8 q/v", 8, 0,
+        LoraConfig.defaults(), 64, "", 4);
+    /**
+     * What the trainer steps when examples arrive one at a time: one example and its rehearsal
+     * row per tenant, the trainer's default adapters (r8, all-linear) and fused-row cap (16).
+     */
+    static final FusedCase STREAMING = new FusedCase("1 example + 1 rehearsal row, LoRA r8 all-linear", 1, 1,
+        TrainerSettings.DEFAULT_LORA, TrainerSettings.DEFAULT_MAX_FUSED_ROWS, "_1_example", 16);
+
+    int rounds(boolean quick) {
+      return quick ? Math.max(2, rounds / 2) : rounds;
+    }
+  }
+
+  /**
+   * Every tenant takes one step per round on its own micro-batch ({@code fusedCase}): all tenants'
+   * steps fused (groups of at most {@code maxFusedExamples} examples, as the trainer makes them) or
+   * each tenant's {@link LoraTrainer#step} in turn. Rounds alternate between the two ways, and which
+   * goes first, after warm-up rounds of both for at least {@code warmUp}; time is the sum over the
+   * timed rounds.
+   */
+  static List<Figure> fusedAgainstSeparate(BaseModel base, FusedCase fusedCase, int tenants, int rounds,
+      Duration warmUp) {
     TrainerWorkload workload = new TrainerWorkload(7);
+    List<TrainingPair> rehearsal = fusedCase.rehearsalRows() == 0 ? List.of()
+        : GeneralExchanges.rehearsalPool(REHEARSAL_POOL_SEED, 512);
     List<LoraAdapter> adapters = new ArrayList<>();
     List<LoraTrainer> fused = new ArrayList<>();
     List<LoraTrainer> separate = new ArrayList<>();
     try {
       for (int t = 0; t < tenants; t++) {
         for (List<LoraTrainer> list : List.of(fused, separate)) {
-          LoraAdapter adapter = LoraAdapter.initialise(base, LoraConfig.defaults(), 1000 + t);
+          LoraAdapter adapter = LoraAdapter.initialise(base, fusedCase.lora(), 1000 + t);
           adapters.add(adapter);
           list.add(new LoraTrainer(base, adapter, TrainingSettings.defaults()));
         }
       }
+      int examples = fusedCase.examples();
       long fusedNanos = 0;
       long separateNanos = 0;
       long tokens = 0;
+      long warmUntil = System.nanoTime() + warmUp.toNanos();
+      int warmUpRounds = 0;
       for (int round = -1; round < rounds; round++) {
+        if (round == 0 && System.nanoTime() < warmUntil) {
+          round = -1; // warm up once more
+          warmUpRounds++;
+        }
+        long seen = (long) (round + 1 + warmUpRounds) * examples; // examples each tenant has had
         List<List<TrainingPair>> batches = new ArrayList<>();
         long roundTokens = 0;
         for (int t = 0; t < tenants; t++) {
-          List<TrainingPair> batch = workload.batch(t, (long) (round + 1) * EXAMPLES_PER_TENANT, EXAMPLES_PER_TENANT);
+          List<TrainingPair> batch = new ArrayList<>(workload.batch(t, seen, examples));
+          for (int r = 0; r < fusedCase.rehearsalRows(); r++) {
+            batch.add(rehearsal.get((int) ((seen * tenants + t + r) % rehearsal.size())));
+          }
           batches.add(batch);
           roundTokens += tokens(base, batch);
         }
-        long started = System.nanoTime();
-        List<FusedLoraTrainer.TenantBatch> group = new ArrayList<>();
-        int rows = 0;
-        for (int t = 0; t < tenants; t++) {
-          if (rows + EXAMPLES_PER_TENANT > MAX_FUSED_ROWS && !group.isEmpty()) {
-            FusedLoraTrainer.step(group);
-            group = new ArrayList<>();
-            rows = 0;
+        long fusedRound = 0;
+        long separateRound = 0;
+        for (boolean fusedTurn : round % 2 == 0 ? new boolean[] {false, true} : new boolean[] {true, false}) {
+          long started = System.nanoTime();
+          if (fusedTurn) {
+            fusedRound(fused, batches, examples, fusedCase.maxFusedExamples());
+            fusedRound = System.nanoTime() - started;
+          } else {
+            for (int t = 0; t < tenants; t++) {
+              separate.get(t).step(batches.get(t));
+            }
+            separateRound = System.nanoTime() - started;
           }
-          group.add(new FusedLoraTrainer.TenantBatch(fused.get(t), batches.get(t)));
-          rows += EXAMPLES_PER_TENANT;
         }
-        FusedLoraTrainer.step(group);
-        long fusedRound = System.nanoTime() - started;
-        started = System.nanoTime();
-        for (int t = 0; t < tenants; t++) {
-          separate.get(t).step(batches.get(t));
-        }
-        long separateRound = System.nanoTime() - started;
         if (round >= 0) {
           fusedNanos += fusedRound;
           separateNanos += separateRound;
@@ -169,22 +217,41 @@ public final class TrainerBench implements BenchSuite {
       }
       double fusedRate = tokens / (fusedNanos / 1e9);
       double separateRate = tokens / (separateNanos / 1e9);
-      String how = tenants + " tenants x " + EXAMPLES_PER_TENANT + " examples (" + tokens / rounds / tenants
-          + " tokens per tenant-batch, padding excluded), " + rounds + " timed rounds after one warm-up, "
-          + "LoRA r8 q/v, " + modelName(base) + "; ";
+      String how = tenants + " tenants x " + fusedCase.label() + " (" + tokens / rounds / tenants
+          + " tokens per tenant step, padding excluded), " + rounds + " timed rounds after "
+          + (warmUpRounds + 1) + " warm-up rounds (at least " + warmUp.toMillis() + " ms), "
+          + modelName(base) + "; ";
+      String name = tenants + "_tenants" + fusedCase.suffix();
       return List.of(
-          Figure.against("train_tokens_per_s_fused_" + tenants + "_tenants", fusedRate, separateRate, "tokens/s",
-              how + "fused steps of at most " + MAX_FUSED_ROWS + " rows against one LoraTrainer.step per tenant "
-                  + "(baseline); ratio = fused / separate, higher is better"),
-          Figure.of("train_step_ms_fused_" + tenants + "_tenants", fusedNanos / 1e6 / rounds, "ms",
+          Figure.against("train_tokens_per_s_fused_" + name, fusedRate, separateRate, "tokens/s",
+              how + "fused steps of at most " + fusedCase.maxFusedExamples() + " examples against one "
+                  + "LoraTrainer.step per tenant (baseline); ratio = fused / separate, higher is better"),
+          Figure.of("train_step_ms_fused_" + name, fusedNanos / 1e6 / rounds, "ms",
               how + "wall time of one round of fused steps (all tenants one step)"),
-          Figure.of("train_step_ms_separate_" + tenants + "_tenants", separateNanos / 1e6 / rounds, "ms",
+          Figure.of("train_step_ms_separate_" + name, separateNanos / 1e6 / rounds, "ms",
               how + "wall time of one round of separate steps (all tenants one step)"));
     } finally {
       fused.forEach(LoraTrainer::close);
       separate.forEach(LoraTrainer::close);
       adapters.forEach(LoraAdapter::close);
     }
+  }
+
+  /** One step of every tenant, fused in groups of at most {@code maxExamples} tenant examples. */
+  private static void fusedRound(List<LoraTrainer> trainers, List<List<TrainingPair>> batches, int examples,
+      int maxExamples) {
+    List<FusedLoraTrainer.TenantBatch> group = new ArrayList<>();
+    int groupExamples = 0;
+    for (int t = 0; t < trainers.size(); t++) {
+      if (groupExamples + examples > maxExamples && !group.isEmpty()) {
+        FusedLoraTrainer.step(group);
+        group = new ArrayList<>();
+        groupExamples = 0;
+      }
+      group.add(new FusedLoraTrainer.TenantBatch(trainers.get(t), batches.get(t)));
+      groupExamples += examples;
+    }
+    FusedLoraTrainer.step(group);
   }
 
   /** Tokens a step computes a loss over or conditions on: bos + prompt + completion + eos, padding excluded. */
