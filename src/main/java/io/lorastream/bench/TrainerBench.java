@@ -137,7 +137,7 @@ public final class TrainerBench implements BenchSuite {
       String suffix, int rounds) {
     /** Full micro-batches of 8 examples, q/v adapters, up to 64 examples a fused step. */
     static final FusedCase FULL_BATCHES = new FusedCase("8 examples, LoRA r8 q/v", 8, 0,
-        LoraConfig.defaults(), 64, "", 4);
+        LoraConfig.defaults(), 64, "", 8);
     /**
      * What the trainer steps when examples arrive one at a time: one example and its rehearsal
      * row per tenant, the trainer's default adapters (r8, all-linear) and fused-row cap (16).

@@ -51,11 +51,17 @@ public final class MklKernels {
     return Optional.empty();
   }
 
-  /** Logs once per process which kernels MKL will choose, warning where it will not use the widest. */
+  /**
+   * Logs once per process which kernels MKL will choose, warning where it will not use the widest,
+   * and which allocator serves libtorch's memory.
+   */
   static void reportOnce() {
     if (!REPORTED.compareAndSet(false, true)) {
       return;
     }
+    boolean tcmalloc = System.getenv().getOrDefault("LD_PRELOAD", "").contains("tcmalloc");
+    log.info("native memory from {}", tcmalloc ? "tcmalloc (preloaded)"
+        : "glibc's malloc (./lorastream preloads tcmalloc where it is installed; README, \"Freed memory kept for reuse\")");
     Optional<String> vendor = cpuVendor();
     if (vendorCheckAnswered()) {
       log.info("MKL picks its kernels by the processor's instruction sets ({} preloaded; CPU vendor {})", LIBRARY,
