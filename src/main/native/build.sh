@@ -1,11 +1,11 @@
 #!/bin/sh
 # Builds lorastream's native libraries into the folder given, when a C compiler is present:
 #   liblorastream_mkl.so      (mkl_vendor.c) MKL's widest kernels on non-Intel processors
-#   liblorastream_kernels.so  (row_lora.c, decode_attention.c) the per-row LoRA term and the
-#                             attention of decode batches; needs the JDK's JNI headers (second
-#                             argument: the JDK's home)
+#   liblorastream_kernels.so  (row_lora.c, decode_attention.c, adamw.c) the per-row LoRA term and
+#                             the attention of decode batches, and the trainer's AdamW update;
+#                             needs the JDK's JNI headers (second argument: the JDK's home)
 # Without a compiler (or headers) it warns and leaves the library out: lorastream still runs,
-# with MKL's AVX2 kernels on non-Intel CPUs and libtorch's batched products for per-row LoRA.
+# with MKL's AVX2 kernels on non-Intel CPUs and libtorch's operations for the rest.
 #   src/main/native/build.sh target/native /usr/lib/jvm/java-17-openjdk-amd64
 set -eu
 out="${1:?usage: build.sh OUTPUT_FOLDER [JAVA_HOME]}"
@@ -24,4 +24,4 @@ if [ -z "$java_home" ] || [ ! -f "$java_home/include/jni.h" ]; then
 fi
 # -fno-math-errno lets the softmax's exponentials go through glibc's vector expf (libmvec).
 "$cc" -shared -fPIC -O3 -fno-math-errno -I"$java_home/include" -I"$java_home/include/linux" \
-  -o "$out/liblorastream_kernels.so" "$here/row_lora.c" "$here/decode_attention.c" -lmvec -lm
+  -o "$out/liblorastream_kernels.so" "$here/row_lora.c" "$here/decode_attention.c" "$here/adamw.c" -lmvec -lm

@@ -45,8 +45,18 @@ public final class LoraTrainer implements AutoCloseable {
   private final NDArray expAvgSq; // (P) second moments
   private long step;
   private long lastStepInputTokens;
+  private final boolean nativeAdamW;
 
   public LoraTrainer(BaseModel base, LoraAdapter adapter, TrainingSettings settings) {
+    this(base, adapter, settings, true);
+  }
+
+  /**
+   * @param nativeAdamW let {@link NativeAdamW} update the parameters where it can; false keeps
+   *     libtorch's operations (to compare the two)
+   */
+  LoraTrainer(BaseModel base, LoraAdapter adapter, TrainingSettings settings, boolean nativeAdamW) {
+    this.nativeAdamW = nativeAdamW;
     if (!adapter.baseModelSha256().equals(base.weightsSha256())) {
       throw new IllegalArgumentException("adapter was made for another base model");
     }
@@ -227,6 +237,15 @@ public final class LoraTrainer implements AutoCloseable {
     }
   }
 
+  /** The parameters' gradients as they are now (zero between steps), by PEFT key; for tests. */
+  synchronized Map<String, float[]> gradientValues() {
+    Map<String, float[]> out = new LinkedHashMap<>();
+    try (NDScope scope = new NDScope()) {
+      parameters.forEach((key, p) -> out.put(key, p.getGradient().toFloatArray()));
+    }
+    return out;
+  }
+
   CausalLm.LoraDropout dropoutForStep() {
     float p = adapter.config().dropout();
     // A fresh, reproducible mask stream per step: resuming at step t draws the same masks.
@@ -298,15 +317,6 @@ public final class LoraTrainer implements AutoCloseable {
    * rate; in place, with grad mode off.
    */
   void applyAdamW(float learningRateScale) {
-    NDList flat = new NDList(shapes.length);
-    for (NDArray p : parameters.values()) {
-      flat.add(p.getGradient().reshape(-1));
-    }
-    NDArray g = NDArrays.concat(flat); // (P) every gradient, in the order of `parameters`
-    double norm = Math.sqrt(g.square().sum().getFloat());
-    if (settings.maxGradNorm() > 0 && norm > settings.maxGradNorm()) {
-      g = g.mul((float) (settings.maxGradNorm() / (norm + 1e-6)));
-    }
     step++;
     double lr = (double) settings.learningRate() * learningRateScale;
     float b1 = settings.beta1();
@@ -316,6 +326,21 @@ public final class LoraTrainer implements AutoCloseable {
     float stepSize = (float) (lr / bias1);
     float bias2Root = (float) Math.sqrt(bias2);
     float decay = (float) (1 - lr * settings.weightDecay());
+    if (updatesNatively()) {
+      // One call instead of about six operations per parameter; it zeroes the gradients too.
+      NativeAdamW.update(parameters.values(), expAvg, expAvgSq, settings.maxGradNorm(), b1, b2, stepSize,
+          bias2Root, settings.epsilon(), decay);
+      return;
+    }
+    NDList flat = new NDList(shapes.length);
+    for (NDArray p : parameters.values()) {
+      flat.add(p.getGradient().reshape(-1));
+    }
+    NDArray g = NDArrays.concat(flat); // (P) every gradient, in the order of `parameters`
+    double norm = Math.sqrt(g.square().sum().getFloat());
+    if (settings.maxGradNorm() > 0 && norm > settings.maxGradNorm()) {
+      g = g.mul((float) (settings.maxGradNorm() / (norm + 1e-6)));
+    }
     expAvg.muli(b1).addi(g.mul(1 - b1));
     expAvgSq.muli(b2).addi(g.square().mul(1 - b2));
     NDArray denominator = expAvgSq.sqrt().div(bias2Root).add(settings.epsilon());
@@ -329,6 +354,11 @@ public final class LoraTrainer implements AutoCloseable {
       i++;
     }
     zeroGradients();
+  }
+
+  /** Whether {@link #applyAdamW} goes through {@link NativeAdamW}. */
+  boolean updatesNatively() {
+    return nativeAdamW && NativeAdamW.fits(parameters.values(), expAvg);
   }
 
   void zeroGradients() {
