@@ -400,9 +400,12 @@ public final class TrainerBench implements BenchSuite {
       throws Exception {
     Files.createDirectories(scratch);
     int tenants = 100;
-    // After priming, the trainer still built a backlog of up to 100 examples in its first 15 s at
-    // load and needed 30-50 s to drain it (the JIT at work): the window starts after that.
+    // After priming, the trainer still built a backlog of up to 100-250 examples in its first 15-30
+    // s at load (the JIT at work) and needed 30-60 s more to drain it: the window starts after the
+    // warm-up's least time and once the backlog is down to a second of load, or after its most.
     long warmupMs = quick ? 30_000 : 60_000;
+    long longestWarmupMs = quick ? 90_000 : 180_000;
+    long drainedBacklog = Math.round(offered);
     long measureMs = quick ? 30_000 : 120_000;
     TrainerWorkload workload = new TrainerWorkload(3);
     try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(scratch.resolve("kafka"), 0)) {
@@ -418,6 +421,7 @@ public final class TrainerBench implements BenchSuite {
       // [measured from, measured to), set once every tenant has published its first snapshot.
       long[] window = {Long.MAX_VALUE, Long.MAX_VALUE};
       long[] producedInWindow = {0};
+      double[] warmedUp = {0, 0}; // seconds of warm-up, examples waiting when the window began
       Thread producer = new Thread(() -> {
         try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.producer(), new StringSerializer(),
             new ByteArraySerializer())) {
@@ -459,17 +463,27 @@ public final class TrainerBench implements BenchSuite {
         trainer.start();
         prime(kafka, topics, workload, tenants, eventTimes, adapters);
         long start = System.currentTimeMillis();
-        synchronized (eventTimes) {
-          window[0] = start + warmupMs;
-          window[1] = window[0] + measureMs;
-        }
-        long measureFrom = window[0];
-        long measureTo = window[1];
+        long measureFrom = Long.MAX_VALUE;
+        long measureTo = Long.MAX_VALUE;
         producer.start();
         boolean fromTaken = false;
         long nextProgress = start + 5_000;
         double trainedBefore = metrics.trainerExamples.labelValues("trained").get();
         while (System.currentTimeMillis() < measureTo) {
+          long now = System.currentTimeMillis();
+          long backlog = (long) metrics.trainerConsumerLag.get();
+          if (measureFrom == Long.MAX_VALUE && now >= start + warmupMs
+              && (backlog <= drainedBacklog || now >= start + longestWarmupMs)) {
+            measureFrom = now;
+            measureTo = now + measureMs;
+            synchronized (eventTimes) {
+              window[0] = measureFrom;
+              window[1] = measureTo;
+            }
+            warmedUp[0] = (now - start) / 1e3;
+            warmedUp[1] = backlog;
+            log.info("sustained phase: measuring from {} s on, {} examples waiting", (now - start) / 1000, backlog);
+          }
           if (System.currentTimeMillis() >= nextProgress) {
             double trainedNow = metrics.trainerExamples.labelValues("trained").get();
             log.info("sustained phase, {} s: {} examples/s trained in the last 5 s, {} examples read and not yet "
@@ -511,16 +525,22 @@ public final class TrainerBench implements BenchSuite {
       var fused = metrics.trainerFusedBatchTenants.collect().getDataPoints().get(0);
       String load = String.format("offered %.0f examples/s round-robin over %d tenants (%.1f per tenant per s), "
           + "batch %d or %d ms, max %d fused rows, %d train thread(s), %s gate, publish every step; %d s measured "
-          + "after %d s warm-up, which began once every tenant had published its first example; %s, broker in the "
-          + "same JVM", offered, tenants, offered / tenants, settings.batchSize(),
-          settings.batchMaxWait().toMillis(), settings.maxFusedRows(), settings.trainThreads(),
-          settings.gate().equals(TrainerSettings.Gate.open()) ? "open" : "quality", measureMs / 1000,
-          warmupMs / 1000,
-          modelName(base));
+          + "after %.0f s warm-up (at least %d s, then until at most %d examples waited, or %d s at most), which "
+          + "began once every tenant had published its first example; %s, broker in the same JVM", offered, tenants,
+          offered / tenants, settings.batchSize(), settings.batchMaxWait().toMillis(), settings.maxFusedRows(),
+          settings.trainThreads(), settings.gate().equals(TrainerSettings.Gate.open()) ? "open" : "quality",
+          measureMs / 1000, warmedUp[0], warmupMs / 1000, drainedBacklog, longestWarmupMs / 1000, modelName(base));
       List<Figure> figures = new ArrayList<>();
       figures.add(Figure.against("trainer_examples_per_s_100_tenants", trained, producedInWindow[0] / seconds,
           "examples/s", "examples trained per second against examples offered in the same window (baseline); "
               + "ratio < 1 means the trainer fell behind; " + load));
+      figures.add(Figure.of("trainer_warmup_s_100_tenants", warmedUp[0], "s",
+          "warm-up before the measured window: at least " + warmupMs / 1000 + " s, then until at most "
+              + drainedBacklog + " examples (a second of load) waited to be trained, or " + longestWarmupMs / 1000
+              + " s; " + load));
+      figures.add(Figure.of("trainer_backlog_at_window_100_tenants", warmedUp[1], "examples",
+          "examples read and not yet trained when the measured window began (above " + drainedBacklog
+              + ": the warm-up's backlog had not drained in " + longestWarmupMs / 1000 + " s); " + load));
       if (timesAtFrom != null) {
         CycleTimes inWindow = timesAtTo.minus(timesAtFrom);
         figures.add(Figure.of("trainer_cycles_per_s_100_tenants", inWindow.commits() / seconds, "cycles/s",
