@@ -125,6 +125,7 @@ public final class TrainerBench implements BenchSuite {
   /**
    * What each tenant's step holds in a fused-against-separate comparison.
    *
+   * @param label how the figures' notes describe a tenant's step
    * @param examples the tenant's examples per step
    * @param rehearsalRows general exchanges added to each tenant step, as the trainer's rehearsal does
    * @param lora the adapters' LoRA settings
@@ -418,7 +419,7 @@ public final class TrainerBench implements BenchSuite {
       Map<String, Integer> covered = new HashMap<>();
       List<Long> freshness = new ArrayList<>();
       AtomicBoolean producing = new AtomicBoolean(true);
-      // [measured from, measured to), set once every tenant has published its first snapshot.
+      // [measured from, measured to), set once the warm-up after priming is over (see warmupMs).
       long[] window = {Long.MAX_VALUE, Long.MAX_VALUE};
       long[] producedInWindow = {0};
       double[] warmedUp = {0, 0}; // seconds of warm-up, examples waiting when the window began
