@@ -17,7 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-JNIEXPORT jdouble JNICALL Java_io_lorastream_model_NativeAdamW_update(
+JNIEXPORT void JNICALL Java_io_lorastream_model_NativeAdamW_update(
     JNIEnv *env, jclass cls, jobjectArray params, jobjectArray grads, jobject expAvg, jobject expAvgSq,
     jfloat maxGradNorm, jfloat b1, jfloat b2, jfloat stepSize, jfloat bias2Root, jfloat eps, jfloat decay) {
   (void) cls;
@@ -65,5 +65,4 @@ JNIEXPORT jdouble JNICALL Java_io_lorastream_model_NativeAdamW_update(
     (*env)->DeleteLocalRef(env, p);
     (*env)->DeleteLocalRef(env, g);
   }
-  return norm;
 }

@@ -36,9 +36,8 @@ final class NativeAdamW {
    * @param expAvg (P) first moments, P the parameters' values in all
    * @param expAvgSq (P) second moments
    * @param decay {@code 1 - lr × weight decay}
-   * @return the gradients' global norm before clipping
    */
-  static double update(Collection<NDArray> parameters, NDArray expAvg, NDArray expAvgSq, float maxGradNorm,
+  static void update(Collection<NDArray> parameters, NDArray expAvg, NDArray expAvgSq, float maxGradNorm,
       float beta1, float beta2, float stepSize, float bias2Root, float epsilon, float decay) {
     ByteBuffer[] values = new ByteBuffer[parameters.size()];
     ByteBuffer[] gradients = new ByteBuffer[parameters.size()];
@@ -56,11 +55,11 @@ final class NativeAdamW {
     if (total != expAvg.size() || total != expAvgSq.size()) {
       throw new IllegalArgumentException("moments of " + expAvg.size() + " values for " + total + " parameter values");
     }
-    return update(values, gradients, NativeKernels.memory(expAvg), NativeKernels.memory(expAvgSq), maxGradNorm,
+    update(values, gradients, NativeKernels.memory(expAvg), NativeKernels.memory(expAvgSq), maxGradNorm,
         beta1, beta2, stepSize, bias2Root, epsilon, decay);
   }
 
-  private static native double update(ByteBuffer[] parameters, ByteBuffer[] gradients, ByteBuffer expAvg,
+  private static native void update(ByteBuffer[] parameters, ByteBuffer[] gradients, ByteBuffer expAvg,
       ByteBuffer expAvgSq, float maxGradNorm, float beta1, float beta2, float stepSize, float bias2Root,
       float epsilon, float decay);
 }

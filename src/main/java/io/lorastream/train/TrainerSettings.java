@@ -35,8 +35,9 @@ import java.util.Objects;
  * micro-batch; a step of a tenant's micro-batch of fewer examples takes
  * {@link #learningRateScale}: the square root of its share of a full batch, Adam's square-root
  * scaling rule; and after {@code learningRateDecayExamples} examples of a tenant its rate falls
- * with the square root of its examples seen ({@link #DEFAULT_LEARNING_RATE_DECAY_EXAMPLES}). How many examples a step gets depends on the load (a batch closes after
- * {@code batchMaxWait}), and Adam moves the weights about as far per step whatever the batch, so
+ * with the square root of its examples seen ({@link #DEFAULT_LEARNING_RATE_DECAY_EXAMPLES}). How
+ * many examples a step gets depends on the load (a batch closes after {@code batchMaxWait}), and
+ * Adam moves the weights about as far per step whatever the batch, so
  * without the scaling a stream trained one example at a time took eight times the steps of one
  * trained in full batches, and a tenant's adapter trained at the full rate in steps of two
  * diverged after about 5,000 examples (README "Learning rate per step").
