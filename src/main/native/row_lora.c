@@ -9,7 +9,8 @@
  *
  * Layout (io.lorastream.model.LoraSlots): slot b holds, at float offset aOffset, Aᵀ (in, rank)
  * row-major, and at bOffset, (s·B)ᵀ (rank, out) row-major; slots are slotWidth floats apart.
- * x is (rows, tokens, in) and y (rows, tokens, out), both contiguous F32.
+ * x is (rows, tokens, in) and y (rows, tokens, out), both contiguous F32. writeSlot lays one
+ * projection of an adapter out in that layout when its row joins a batch.
  *
  * Built by src/main/native/build.sh during `mvn package`; io.lorastream.model.NativeRowLora loads
  * it and falls back to libtorch's products where it is missing.
@@ -107,4 +108,46 @@ JNIEXPORT void JNICALL Java_io_lorastream_model_NativeRowLora_addRowLora(
       }
     }
   }
+}
+
+/*
+ * Lays out one projection of an adapter at float offset `offset` of the slots: Aᵀ (in, rankMax),
+ * whose first `rank` columns are A (rank, in) transposed, then (s·B)ᵀ (rankMax, out), whose first
+ * `rank` rows are B (out, rank) transposed and scaled; zeros elsewhere. A null A (the adapter
+ * leaves this projection alone, or the row has no adapter) writes zeros only. s·B is one float
+ * multiplication per value, as libtorch's mul computes it, so the slot holds the same bits as
+ * LoraSlots' libtorch layout.
+ */
+JNIEXPORT void JNICALL Java_io_lorastream_model_NativeRowLora_writeSlot(
+    JNIEnv *env, jclass cls, jobject slotsBuffer, jlong offset, jobject aBuffer, jobject bBuffer,
+    jint in, jint out, jint rank, jint rankMax, jfloat scale) {
+  float *slots = (*env)->GetDirectBufferAddress(env, slotsBuffer);
+  if (slots == NULL) {
+    return; /* NativeRowLora checks the sizes first */
+  }
+  float *aT = slots + offset; /* (in, rankMax) */
+  float *bT = aT + (size_t) in * rankMax; /* (rankMax, out) */
+  const float *a = aBuffer == NULL ? NULL : (*env)->GetDirectBufferAddress(env, aBuffer); /* (rank, in) */
+  const float *b = bBuffer == NULL ? NULL : (*env)->GetDirectBufferAddress(env, bBuffer); /* (out, rank) */
+  if (a == NULL || b == NULL || rank <= 0) {
+    memset(aT, 0, sizeof(float) * (size_t) (in + out) * rankMax);
+    return;
+  }
+  /* Both loops write in order; A's rows and B (out × rank, a few KB) are read from cache. */
+  for (int i = 0; i < in; i++) {
+    float *row = aT + (size_t) i * rankMax;
+    for (int j = 0; j < rank; j++) {
+      row[j] = a[(size_t) j * in + i];
+    }
+    for (int j = rank; j < rankMax; j++) {
+      row[j] = 0.0f;
+    }
+  }
+  for (int j = 0; j < rank; j++) {
+    float *row = bT + (size_t) j * out;
+    for (int o = 0; o < out; o++) {
+      row[o] = b[(size_t) o * rank + j] * scale;
+    }
+  }
+  memset(bT + (size_t) rank * out, 0, sizeof(float) * (size_t) (rankMax - rank) * out);
 }

@@ -46,6 +46,32 @@ final class NativeRowLora {
         Math.toIntExact(rows), Math.toIntExact(positions / rows), in, rank, out);
   }
 
+  /**
+   * Lays out one projection of an adapter in a slot as {@link LoraSlots} describes it: {@code Aᵀ}
+   * (in, rankMax) then {@code (s·B)ᵀ} (rankMax, out), zeros beyond the adapter's rank; all zeros
+   * when {@code a} is null (a projection the adapter leaves alone, or a base-model row).
+   *
+   * @param slots the slots' memory, from {@link NativeKernels#memory}
+   * @param offset float offset of the projection in the slots
+   * @param a (rank, in) F32, or null
+   * @param b (out, rank) F32, or null with {@code a}
+   */
+  static void writeSlot(ByteBuffer slots, long offset, NDArray a, NDArray b, int in, int out, int rankMax,
+      float scale) {
+    int rank = a == null ? 0 : Math.toIntExact(a.getShape().get(0));
+    if (offset < 0 || (offset + (long) (in + out) * rankMax) * Float.BYTES > slots.capacity() || rank > rankMax
+        || (a != null && (a.getShape().size() != (long) rank * in || b.getShape().size() != (long) out * rank))) {
+      throw new IllegalArgumentException("slot layout does not fit: offset " + offset + ", in " + in + ", out " + out
+          + ", rank " + rank + " of " + rankMax + ", " + slots.capacity() + " bytes"
+          + (a == null ? "" : ", A " + a.getShape() + ", B " + b.getShape()));
+    }
+    writeSlot(slots, offset, a == null ? null : NativeKernels.memory(a), b == null ? null : NativeKernels.memory(b),
+        in, out, rank, rankMax, scale);
+  }
+
+  private static native void writeSlot(ByteBuffer slots, long offset, ByteBuffer a, ByteBuffer b, int in,
+      int out, int rank, int rankMax, float scale);
+
   private static native void addRowLora(ByteBuffer x, ByteBuffer slots, long slotWidth, long aOffset,
       long bOffset, ByteBuffer y, int rows, int tokens, int in, int rank, int out);
 }

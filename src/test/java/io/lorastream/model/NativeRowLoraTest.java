@@ -105,6 +105,56 @@ class NativeRowLoraTest {
   }
 
   /**
+   * Slots the kernel lays out straight from adapters hold the same bits as libtorch's layout: a
+   * rank-4 adapter on some layers beside rank-8 ones (so the rank-4 slot is padded with zeros),
+   * one adapting only some projections, and a base-model row (all zeros), each written over
+   * another adapter's slot.
+   */
+  @Test
+  void layingOutASlotNativelyGivesLibtorchsLayoutBitForBit() {
+    assumeTrue(NativeKernels.available());
+    LoraAdapter rank4 = CausalLmTest.randomAdapter(base, 400, List.of(1, 3));
+    LoraAdapter rank8 = LoraAdapter.initialise(base,
+        new LoraConfig(8, 16f, List.of("q_proj", "v_proj", "down_proj"), 0f, false), 401);
+    DecodeBatchTest.randomiseB(base, rank8, 402);
+    LoraAdapter allLinear = LoraAdapter.initialise(base, new LoraConfig(8, 8f, List.of("all-linear"), 0f, true), 403);
+    DecodeBatchTest.randomiseB(base, allLinear, 404);
+    List<LoraAdapter> rows = new ArrayList<>(List.of(rank4, rank8, allLinear));
+    rows.add(null);
+    JniUtils.setGradMode(false);
+    try (NDManager m = NDManager.newBaseManager();
+        LoraSlots kernel = new LoraSlots(base, m, true);
+        LoraSlots libtorch = new LoraSlots(base, m, false)) {
+      // Each slot held another adapter first: a rank-4 adapter must clear the rank-8 one's
+      // columns, and the base-model row the factors before it.
+      List<LoraAdapter> before = new ArrayList<>(List.of(rank8, allLinear, allLinear, rank4));
+      kernel.rows(before, 0);
+      libtorch.rows(before, 0);
+      kernel.rows(rows, 0);
+      libtorch.rows(rows, 0);
+      for (int slot = 0; slot < rows.size(); slot++) {
+        float[] want = libtorch.slotValues(slot);
+        assertThat(anyNonZero(want)).as("slot %d holds factors", slot).isEqualTo(rows.get(slot) != null);
+        assertThat(kernel.slotValues(slot)).as("slot %d", slot).containsExactly(want);
+      }
+    } finally {
+      JniUtils.setGradMode(true);
+      rank4.close();
+      rank8.close();
+      allLinear.close();
+    }
+  }
+
+  private static boolean anyNonZero(float[] values) {
+    for (float v : values) {
+      if (v != 0f) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
    * Rows of twelve tenants (ranks 4 and 8, some only on some layers) and of the base model,
    * joining and leaving as in the gateway: the kernel's batch and libtorch's give the same tokens
    * and log-probabilities.
