@@ -30,10 +30,9 @@ import java.util.Map;
  * folded in as {@link RowLora}'s one-adapter layout does. A row of the base model, or whose
  * adapter leaves a projection alone, has zeros there; an adapter of rank below r_max fills the
  * first r columns of {@code Aᵀ} and rows of {@code Bᵀ}. Both add exact zeros, so a row computes
- * what its adapter alone gives. With the native kernel, {@link NativeRowLora#writeSlot} lays a
- * slot out straight from the adapter's arrays; otherwise the slot's contents are laid out by
- * libtorch from the adapter's arrays and kept for the last {@code capacity} adapters, so a tenant
- * that comes back costs one copy.
+ * what its adapter alone gives. A slot's contents are laid out from the adapter's arrays (by
+ * {@link NativeRowLora#writeSlot} where the kernel library is loaded, else by libtorch) and kept
+ * for the last {@code capacity} adapters, so a tenant that comes back costs one copy.
  * Capacity doubles when a slot past it is needed; r_max grows to the largest rank seen (every
  * slot is then laid out again). Not thread-safe; call with grad mode off.
  *
@@ -136,53 +135,57 @@ final class LoraSlots implements AutoCloseable {
   }
 
   /**
-   * Puts the adapter's factors (or zeros) into the slot: laid out by the kernel straight from the
-   * adapter's arrays where it can, else copied from the adapter's laid-out factors.
+   * Puts the adapter's factors (or zeros) into the slot: one copy when its laid-out factors are
+   * kept; otherwise laid out by the kernel straight from the adapter's arrays where it can, else by
+   * libtorch ({@link #layOut}), and kept for the next time.
    */
   private void write(int slot, LoraAdapter adapter) {
     held[slot] = adapter;
     if (rank == 0) { // only base-model rows so far: nothing to hold
       return;
     }
-    if (nativeKernel && NativeKernels.fits(stack) && writeNatively(slot, adapter)) {
-      return;
-    }
     try (NDScope scope = new NDScope()) {
-      NDArray values = adapter == null
-          ? manager.zeros(new Shape(width(rank)), DataType.FLOAT32)
-          : laidOut(adapter);
-      stack.set(new NDIndex(slot), values);
+      NDArray kept = adapter == null ? null : laidOut.get(adapter);
+      if (adapter == null) {
+        stack.set(new NDIndex(slot), manager.zeros(new Shape(width(rank)), DataType.FLOAT32));
+      } else if (kept != null) {
+        stack.set(new NDIndex(slot), kept);
+      } else if (nativeKernel && NativeKernels.fits(stack) && writeNatively(slot, adapter)) {
+        keep(adapter, stack.get(slot).duplicate());
+      } else {
+        NDArray values = layOut(adapter);
+        keep(adapter, values);
+        stack.set(new NDIndex(slot), values);
+      }
     }
   }
 
   /**
-   * Lays the slot out with {@link NativeRowLora#writeSlot}, one call per projection (about 50 us
+   * Lays the slot out with {@link NativeRowLora#writeSlot}, one call per projection: 0.1 ms or so
    * for an all-linear r 8 adapter of lorastream-tiny, where libtorch's layout takes about 170
-   * operations), so nothing needs to be kept per adapter and a batch serves any number of
-   * tenants in turn at the same cost.
+   * operations (0.5-1 ms). That is what a tenant costs whose laid-out factors were not kept, as
+   * when a batch serves more tenants in turn than it has slots.
    *
    * @return false, having written nothing, when an array of the adapter is not F32 on the CPU
    */
   private boolean writeNatively(int slot, LoraAdapter adapter) {
     LlamaConfig c = base.config();
-    if (adapter != null) {
-      for (int l = 0; l < c.numHiddenLayers(); l++) {
-        for (LoraModule m : LoraModule.values()) {
-          NDArray a = adapter.a(l, m);
-          if (a != null && !(NativeKernels.fits(a) && NativeKernels.fits(adapter.b(l, m)))) {
-            return false;
-          }
+    for (int l = 0; l < c.numHiddenLayers(); l++) {
+      for (LoraModule m : LoraModule.values()) {
+        NDArray a = adapter.a(l, m);
+        if (a != null && !(NativeKernels.fits(a) && NativeKernels.fits(adapter.b(l, m)))) {
+          return false;
         }
       }
     }
     ByteBuffer memory = NativeKernels.memory(stack);
-    float scale = adapter == null ? 0f : adapter.config().scale();
+    float scale = adapter.config().scale();
     long offset = (long) slot * width(rank);
     for (int l = 0; l < c.numHiddenLayers(); l++) {
       for (LoraModule m : LoraModule.values()) {
         int in = m.inFeatures(c);
         int out = m.outFeatures(c);
-        NDArray a = adapter == null ? null : adapter.a(l, m);
+        NDArray a = adapter.a(l, m);
         NativeRowLora.writeSlot(memory, offset, a, a == null ? null : adapter.b(l, m), in, out, rank, scale);
         offset += (long) (in + out) * rank;
       }
@@ -195,24 +198,19 @@ final class LoraSlots implements AutoCloseable {
     return stack.get(slot).toFloatArray();
   }
 
-  /** The adapter's slot contents (width), laid out once and kept for the last capacity adapters. */
-  private NDArray laidOut(LoraAdapter adapter) {
-    NDArray values = laidOut.get(adapter);
-    if (values == null) {
-      values = layOut(adapter);
-      NDScope.unregister(values); // kept across calls
-      values.attach(manager);
-      laidOut.put(adapter, values);
-      while (laidOut.size() > Math.max(capacity, FIRST_CAPACITY)) {
-        var eldest = laidOut.entrySet().iterator().next();
-        if (eldest.getKey() == adapter) {
-          break;
-        }
-        eldest.getValue().close();
-        laidOut.remove(eldest.getKey());
+  /** Keeps an adapter's laid-out factors (width) for the last capacity adapters. */
+  private void keep(LoraAdapter adapter, NDArray values) {
+    NDScope.unregister(values); // kept across calls
+    values.attach(manager);
+    laidOut.put(adapter, values);
+    while (laidOut.size() > Math.max(capacity, FIRST_CAPACITY)) {
+      var eldest = laidOut.entrySet().iterator().next();
+      if (eldest.getKey() == adapter) {
+        break;
       }
+      eldest.getValue().close();
+      laidOut.remove(eldest.getKey());
     }
-    return values;
   }
 
   /**

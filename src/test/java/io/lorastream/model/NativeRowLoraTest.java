@@ -125,9 +125,10 @@ class NativeRowLoraTest {
     try (NDManager m = NDManager.newBaseManager();
         LoraSlots kernel = new LoraSlots(base, m, true);
         LoraSlots libtorch = new LoraSlots(base, m, false)) {
-      // Each slot held another adapter first: a rank-4 adapter must clear the rank-8 one's
-      // columns, and the base-model row the factors before it.
-      List<LoraAdapter> before = new ArrayList<>(List.of(rank8, allLinear, allLinear, rank4));
+      // Each slot held another adapter first. The rank-4 adapter, laid out for the first time,
+      // goes where the rank-8 one was: it must clear that one's columns and the projections it
+      // leaves alone. The base-model row replaces factors with zeros.
+      List<LoraAdapter> before = new ArrayList<>(List.of(rank8, allLinear, allLinear, rank8));
       kernel.rows(before, 0);
       libtorch.rows(before, 0);
       kernel.rows(rows, 0);
