@@ -14,7 +14,7 @@
  *
  * Rank-8 rows, the trainer's default, take 16-float registers where the processor has AVX-512
  * (LORASTREAM_ROW_LORA_AVX2=1 keeps the 8-float path, to compare): a 32-row decode projection of
- * lorastream-tiny took 10-11 us against 16-27 us.
+ * lorastream-tiny took 10-13 us against 15-27 us (RowLoraKernelProbe).
  *
  * Built by src/main/native/build.sh during `mvn package`; io.lorastream.model.NativeRowLora loads
  * it and falls back to libtorch's products where it is missing.
