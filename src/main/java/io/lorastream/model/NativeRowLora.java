@@ -49,7 +49,8 @@ final class NativeRowLora {
   /**
    * Lays out one projection of an adapter in a slot as {@link LoraSlots} describes it: {@code Aᵀ}
    * (in, rankMax) then {@code (s·B)ᵀ} (rankMax, out), zeros beyond the adapter's rank; all zeros
-   * when {@code a} is null (a projection the adapter leaves alone, or a base-model row).
+   * when {@code a} is null (a projection the adapter leaves alone). The values equal libtorch's
+   * layout bit for bit: a transposed copy, and {@code s·B} as one float multiplication each.
    *
    * @param slots the slots' memory, from {@link NativeKernels#memory}
    * @param offset float offset of the projection in the slots
