@@ -106,7 +106,8 @@ class BrokerOutageTest {
       load.burst(60);
       await("the trainer busy with the burst", Duration.ofSeconds(60), () -> metrics.trainerSteps.get() >= steps + 3);
       KAFKA.stop();
-      long servedAtStop = servedVersion(gateway, "acme");
+      // Snapshots the follower fetched just before the stop may still be verified and applied.
+      long servedAtStop = settledVersion(gateway, "acme", Duration.ofSeconds(2));
       Set<String> readiness = new HashSet<>();
       long outageEnd = System.nanoTime() + OUTAGE.toNanos();
       while (System.nanoTime() < outageEnd) {
@@ -274,6 +275,21 @@ class BrokerOutageTest {
   }
 
   /** The tenant's version in {@code GET /v1/models}; 0 while the gateway serves none. */
+  /** The served version once it has not changed for {@code quiet}. */
+  private static long settledVersion(Gateway gateway, String tenant, Duration quiet) throws Exception {
+    long version = servedVersion(gateway, tenant);
+    long since = System.nanoTime();
+    while (System.nanoTime() - since < quiet.toNanos()) {
+      Thread.sleep(100);
+      long now = servedVersion(gateway, tenant);
+      if (now != version) {
+        version = now;
+        since = System.nanoTime();
+      }
+    }
+    return version;
+  }
+
   private static long servedVersion(Gateway gateway, String tenant) throws Exception {
     JsonArray models = new JsonObject(get(gateway, "/v1/models").body()).getJsonArray("data");
     for (int i = 0; i < models.size(); i++) {
