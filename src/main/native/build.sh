@@ -1,8 +1,9 @@
 #!/bin/sh
 # Builds lorastream's native libraries into the folder given, when a C compiler is present:
 #   liblorastream_mkl.so      (mkl_vendor.c) MKL's widest kernels on non-Intel processors
-#   liblorastream_kernels.so  (row_lora.c, decode_attention.c, adamw.c) the per-row LoRA term and
-#                             the attention of decode batches, and the trainer's AdamW update;
+#   liblorastream_kernels.so  (row_lora.c, decode_attention.c, adamw.c, layer_ops.c) the per-row
+#                             LoRA term and the attention of decode batches, the trainer's AdamW
+#                             update, and the element-wise parts of passes without gradients;
 #                             needs the JDK's JNI headers (second argument: the JDK's home)
 # Without a compiler (or headers) it warns and leaves the library out: lorastream still runs,
 # with MKL's AVX2 kernels on non-Intel CPUs and libtorch's operations for the rest.
@@ -24,4 +25,4 @@ if [ -z "$java_home" ] || [ ! -f "$java_home/include/jni.h" ]; then
 fi
 # -fno-math-errno lets the softmax's exponentials go through glibc's vector expf (libmvec).
 "$cc" -shared -fPIC -O3 -fno-math-errno -I"$java_home/include" -I"$java_home/include/linux" \
-  -o "$out/liblorastream_kernels.so" "$here/row_lora.c" "$here/decode_attention.c" "$here/adamw.c" -lmvec -lm
+  -o "$out/liblorastream_kernels.so" "$here/row_lora.c" "$here/decode_attention.c" "$here/adamw.c" "$here/layer_ops.c" -lmvec -lm

@@ -1,14 +1,12 @@
 package io.lorastream.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.ndarray.types.SparseFormat;
-import ai.djl.nn.Activation;
+import ai.djl.pytorch.jni.JniUtils;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.WeakHashMap;
@@ -39,18 +37,26 @@ public final class CausalLm {
 
   private final BaseModel base;
   private final boolean nativeAttention; // decode steps' attention through NativeAttention
+  private final boolean nativeLayers; // element-wise parts of passes without gradients through NativeLayerOps
 
   public CausalLm(BaseModel base) {
     this(base, true);
   }
 
   /**
-   * @param nativeKernels let {@link NativeAttention} compute decode steps' attention where it can
-   *     (the library loaded, F32 on the CPU); false keeps libtorch's operations (to compare the two)
+   * @param nativeKernels let {@link NativeAttention} compute decode steps' attention and {@link
+   *     NativeLayerOps} the element-wise parts of passes without gradients where they can (the
+   *     library loaded, F32 on the CPU); false keeps libtorch's operations (to compare the two)
    */
   CausalLm(BaseModel base, boolean nativeKernels) {
+    this(base, nativeKernels, nativeKernels);
+  }
+
+  /** As {@link #CausalLm(BaseModel, boolean)}, the two kinds of kernels chosen apart. */
+  CausalLm(BaseModel base, boolean nativeAttention, boolean nativeLayers) {
     this.base = base;
-    this.nativeAttention = nativeKernels && NativeKernels.available();
+    this.nativeAttention = nativeAttention && NativeKernels.available();
+    this.nativeLayers = nativeLayers && NativeKernels.available();
   }
 
   public BaseModel base() {
@@ -345,13 +351,16 @@ public final class CausalLm {
   }
 
   /**
-   * What every layer of one pass shares: rotary factors (R, 1, T, hd) and the mask.
+   * What every layer of one pass shares: the tokens' positions and the mask.
    *
-   * @param mask the attention mask; null when the native decode attention runs instead
+   * @param positions (R · T) each token's position (left padding at 0: it is masked), R =
+   *     positionRows: 1 when every row shares its positions, else B
+   * @param mask the attention mask, broadcastable to (B, KV, n·T, S); null when the native decode
+   *     attention runs instead
    * @param firstSlots (B) each row's first attended cache slot, for the native decode attention;
    *     null where the mask says it
    */
-  private record Inputs(NDArray cosQ, NDArray sinQ, NDArray cosK, NDArray sinK, NDArray mask, int[] firstSlots) {}
+  private record Inputs(long[] positions, int positionRows, int time, NDArray mask, int[] firstSlots) {}
 
   private Inputs inputs(NDManager m, long[] positions, int rows, int time, float[] mask, int slots) {
     return inputs(m, positions, rows, time, mask, slots, null);
@@ -359,19 +368,34 @@ public final class CausalLm {
 
   private Inputs inputs(NDManager m, long[] positions, int rows, int time, float[] mask, int slots,
       int[] firstSlots) {
-    int headDim = base.config().headDim();
     int group = base.config().numAttentionHeads() / base.config().numKeyValueHeads();
-    Rotary rotary = rotary();
-    NDArray ids = m.create(positions, new Shape(rows, time));
-    NDList q = lookup(ids, rotary.queryTable()).reshape(rows, 1, time, 2L * headDim).split(2, 3);
-    NDList k = lookup(ids, rotary.keyTable()).reshape(rows, 1, time, 2L * headDim).split(2, 3);
     NDArray maskArray = mask == null ? null : m.create(mask, new Shape(rows, 1, (long) group * time, slots));
-    return new Inputs(q.get(0), q.get(1), k.get(0), k.get(1), maskArray, firstSlots);
+    return new Inputs(positions, rows, time, maskArray, firstSlots);
+  }
+
+  /**
+   * The element-wise operations of a pass over {@code x} (the embedded tokens): the native
+   * kernels for a pass without gradients on F32 CPU arrays when the library is loaded, else
+   * libtorch's.
+   *
+   * @param inputs the pass's positions; null for the norms only (no rotary embedding)
+   */
+  private LayerOps layerOps(NDArray x, Inputs inputs) {
+    Rotary rotary = rotary();
+    float eps = (float) base.config().rmsNormEps();
+    long[] positions = inputs == null ? new long[0] : inputs.positions();
+    int positionRows = inputs == null ? 0 : inputs.positionRows();
+    int time = inputs == null ? 0 : inputs.time();
+    if (nativeLayers && NativeKernels.fits(x) && !JniUtils.isGradMode()) {
+      return new NativeLayerOps(eps, positions, positionRows, time, rotary.queryTable(), rotary.keyTable());
+    }
+    return new TorchLayerOps(x.getManager(), eps, positions, positionRows, time, rotary.queryTable(),
+        rotary.keyTable(), rotary.rotateHalf());
   }
 
   /** Rows {@code ids} (any shape) of {@code table} (N, D): (ids..., D). */
   private static NDArray lookup(NDArray ids, NDArray table) {
-    return ids.getNDArrayInternal().embedding(ids, table, SparseFormat.DENSE).singletonOrThrow();
+    return TorchLayerOps.lookup(ids, table);
   }
 
   /**
@@ -453,13 +477,16 @@ public final class CausalLm {
     if (lastOnly && time > 1) {
       x = x.get(new NDIndex().addAllDim().addSliceDim(time - 1, time)); // (B, 1, dim)
     }
-    return head(x); // (B, T, vocab_size)
+    return head(x, layerOps(x, inputs)); // (B, T, vocab_size)
   }
 
   /** Step 8: the final RMSNorm and the language-model head, (.., dim) to (.., vocab_size). */
   private NDArray head(NDArray x) {
-    NDArray eps = x.getManager().full(new Shape(), (float) base.config().rmsNormEps());
-    return linear(rmsNorm(x, base.weights().finalNorm(), eps), base.weights().lmHead());
+    return head(x, layerOps(x, null));
+  }
+
+  private NDArray head(NDArray x, LayerOps ops) {
+    return linear(ops.norm(x, base.weights().finalNorm()), base.weights().lmHead());
   }
 
   /** Steps 1-7 of {@link #layers}: the embedding and the decoder layers, (B, T, dim). */
@@ -472,29 +499,25 @@ public final class CausalLm {
     int kvHeads = c.numKeyValueHeads();
     int group = heads / kvHeads;
     int headDim = c.headDim();
-    NDManager m = tokenIds.getManager();
     NDArray ids = tokenIds.getDataType() == DataType.INT64 ? tokenIds : tokenIds.toType(DataType.INT64, false);
-    NDArray eps = m.full(new Shape(), (float) c.rmsNormEps());
-    NDArray rotate = rotary().rotateHalf();
 
     // Step 1: token embedding.
     NDArray x = lookup(ids, w.tokenEmbedding()); // (B, T, dim)
+    LayerOps ops = layerOps(x, inputs);
+    NDArray h = ops.norm(x, w.layers().get(0).attentionNorm()); // the first layer's step 2 norm
 
     for (int l = 0; l < c.numHiddenLayers(); l++) {
       BaseModel.LayerWeights layer = w.layers().get(l);
 
-      // Step 2: attention RMSNorm and q/k/v projections (+ LoRA).
-      NDArray h = rmsNorm(x, layer.attentionNorm(), eps);
-      NDArray q = project(h, layer, l, LoraModule.Q_PROJ, lora)
-          .reshape(batch, time, heads, headDim).transpose(0, 2, 1, 3); // (B, H, T, hd)
-      NDArray k = project(h, layer, l, LoraModule.K_PROJ, lora)
-          .reshape(batch, time, kvHeads, headDim).transpose(0, 2, 1, 3); // (B, KV, T, hd)
+      // Step 2: q/k/v projections (+ LoRA) of the attention RMSNorm h.
+      NDArray q = project(h, layer, l, LoraModule.Q_PROJ, lora); // (B, T, H·hd)
+      NDArray k = project(h, layer, l, LoraModule.K_PROJ, lora); // (B, T, KV·hd)
       NDArray v = project(h, layer, l, LoraModule.V_PROJ, lora)
           .reshape(batch, time, kvHeads, headDim).transpose(0, 2, 1, 3); // (B, KV, T, hd)
 
       // Step 3: rotary position embedding; the queries' factors carry 1/sqrt(head_dim).
-      q = rope(q, inputs.cosQ(), inputs.sinQ(), rotate);
-      k = rope(k, inputs.cosK(), inputs.sinK(), rotate);
+      q = ops.rotary(q, heads, true); // (B, H, T, hd)
+      k = ops.rotary(k, kvHeads, false); // (B, KV, T, hd)
 
       // Step 4: append to the cache; attend over all positions so far.
       if (cache != null) {
@@ -517,26 +540,29 @@ public final class CausalLm {
             .transpose(0, 2, 1, 3).reshape(batch, time, heads * headDim);
       }
 
-      // Step 6: output projection and residual.
-      x = x.add(project(attention, layer, l, LoraModule.O_PROJ, lora));
+      // Step 6: output projection and residual, then the MLP RMSNorm.
+      NDArray[] sumAndNorm = ops.addNorm(x, project(attention, layer, l, LoraModule.O_PROJ, lora), layer.ffnNorm());
+      x = sumAndNorm[0];
+      h = sumAndNorm[1];
 
-      // Step 7: MLP RMSNorm, SwiGLU (silu(gate) * up, then down) and residual.
-      h = rmsNorm(x, layer.ffnNorm(), eps);
+      // Step 7: SwiGLU (silu(gate) * up, then down) and residual, then the next layer's
+      // attention RMSNorm.
       NDArray gate = project(h, layer, l, LoraModule.GATE_PROJ, lora);
       NDArray up = project(h, layer, l, LoraModule.UP_PROJ, lora);
-      NDArray act = gate.mul(Activation.sigmoid(gate)).mul(up); // (B, T, hidden_dim)
-      x = x.add(project(act, layer, l, LoraModule.DOWN_PROJ, lora));
+      NDArray act = ops.swiglu(gate, up); // (B, T, hidden_dim)
+      NDArray down = project(act, layer, l, LoraModule.DOWN_PROJ, lora);
+      if (l + 1 < c.numHiddenLayers()) {
+        sumAndNorm = ops.addNorm(x, down, w.layers().get(l + 1).attentionNorm());
+        x = sumAndNorm[0];
+        h = sumAndNorm[1];
+      } else {
+        x = x.add(down);
+      }
     }
     if (cache != null) {
       cache.advance(time);
     }
     return x;
-  }
-
-  /** x / sqrt(mean(x^2) + eps) * weight over the last axis, as HF's LlamaRMSNorm. */
-  private static NDArray rmsNorm(NDArray x, NDArray weight, NDArray eps) {
-    NDArray rms = x.square().mean(new int[] {-1}, true).add(eps).sqrt();
-    return x.div(rms).mul(weight);
   }
 
   /** x W^T, plus the LoRA term when the projection is adapted. */
@@ -569,11 +595,6 @@ public final class CausalLm {
       NDArray delta = apply(x, layer, module);
       return delta == null ? y : y.add(delta);
     }
-  }
-
-  /** HF's rotary embedding x cos + rotate_half(x) sin, rotate_half(x) = x R. */
-  private static NDArray rope(NDArray x, NDArray cos, NDArray sin, NDArray rotate) {
-    return x.mul(cos).add(x.matMul(rotate).mul(sin));
   }
 
   /**
