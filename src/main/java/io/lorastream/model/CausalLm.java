@@ -23,10 +23,12 @@ import java.util.WeakHashMap;
  * <p>On small models a forward pass costs what its native calls cost, not their arithmetic, so
  * the pass keeps their number low: projections are one {@code linear} call (no transpose), the
  * rotary cosines and sines of every position are looked up in tables made once per base model
- * (the queries' already scaled by 1/sqrt(head_dim)), rotate-half is a product with a fixed ±1
- * matrix, grouped-query attention folds the query heads of a key/value head into rows instead of
- * repeating keys and values, and inference passes project only the last position to the
- * vocabulary.
+ * (the queries' already scaled by 1/sqrt(head_dim)), grouped-query attention folds the query
+ * heads of a key/value head into rows instead of repeating keys and values, and inference passes
+ * project only the last position to the vocabulary. The element-wise parts of a layer (norms,
+ * residual sums, rotary embedding, SwiGLU) go through {@link LayerOps}: one native call each in
+ * passes without gradients on the CPU ({@link NativeLayerOps}), libtorch's operations otherwise
+ * ({@link TorchLayerOps}).
  */
 public final class CausalLm {
   /** Added to attention scores of future positions; exp() of it underflows to exactly 0. */
