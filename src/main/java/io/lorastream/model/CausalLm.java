@@ -479,16 +479,12 @@ public final class CausalLm {
     if (lastOnly && time > 1) {
       x = x.get(new NDIndex().addAllDim().addSliceDim(time - 1, time)); // (B, 1, dim)
     }
-    return head(x, layerOps(x, inputs)); // (B, T, vocab_size)
+    return head(x); // (B, T, vocab_size)
   }
 
   /** Step 8: the final RMSNorm and the language-model head, (.., dim) to (.., vocab_size). */
   private NDArray head(NDArray x) {
-    return head(x, layerOps(x, null));
-  }
-
-  private NDArray head(NDArray x, LayerOps ops) {
-    return linear(ops.norm(x, base.weights().finalNorm()), base.weights().lmHead());
+    return linear(layerOps(x, null).norm(x, base.weights().finalNorm()), base.weights().lmHead());
   }
 
   /** Steps 1-7 of {@link #layers}: the embedding and the decoder layers, (B, T, dim). */
