@@ -16,8 +16,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code liblorastream_kernels.so} (src/main/native: {@link NativeRowLora}, {@link
- * NativeAttention}, {@link NativeAdamW}): whether it is loaded, and the native memory of arrays it
- * works on.
+ * NativeAttention}, {@link NativeLayerOps}, {@link NativeAdamW}): whether it is loaded, and the
+ * native memory of arrays it works on.
  *
  * <p>Where the library is: the system property {@code lorastream.kernels} (a path, or {@code off}),
  * else {@code native/liblorastream_kernels.so} beside the folder or jar this class came from
@@ -68,7 +68,8 @@ final class NativeKernels {
     }
     try {
       System.load(library.get().toAbsolutePath().toString());
-      log.info("decode batches' per-row LoRA and attention, and AdamW updates, through {}", library.get());
+      log.info("decode batches' per-row LoRA and attention, the element-wise parts of passes without gradients, "
+          + "and AdamW updates, through {}", library.get());
       return true;
     } catch (UnsatisfiedLinkError e) {
       log.warn("could not load {}: libtorch's operations instead", library.get(), e);
