@@ -34,6 +34,9 @@ final class NativeLayerOps implements LayerOps {
     this.queryTable = queryTable;
     this.keyTable = keyTable;
     this.headDim = Math.toIntExact(queryTable.getShape().get(1) / 2);
+    if (positions.length != positionRows * time) {
+      throw new IllegalArgumentException(positions.length + " positions for " + positionRows + " rows of " + time);
+    }
     long tablePositions = queryTable.getShape().get(0);
     this.positions = new int[positions.length];
     for (int i = 0; i < positions.length; i++) {
@@ -41,9 +44,6 @@ final class NativeLayerOps implements LayerOps {
         throw new IllegalArgumentException("position " + positions[i] + " outside the rotary table's " + tablePositions);
       }
       this.positions[i] = (int) positions[i];
-    }
-    if (positions.length != positionRows * time) {
-      throw new IllegalArgumentException(positions.length + " positions for " + positionRows + " rows of " + time);
     }
   }
 
