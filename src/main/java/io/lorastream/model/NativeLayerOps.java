@@ -51,7 +51,8 @@ final class NativeLayerOps implements LayerOps {
   public NDArray norm(NDArray x, NDArray weight) {
     int dim = checkedDim(x, weight);
     NDArray out = x.getManager().create(x.getShape(), DataType.FLOAT32); // all written
-    rmsNorm(memory(x), memory(weight), NativeKernels.memory(out), rows(x, dim), dim, eps);
+    rmsNorm(NativeKernels.memory(x), NativeKernels.memory(weight), NativeKernels.memory(out), rows(x, dim), dim,
+        eps);
     return out;
   }
 
@@ -62,7 +63,8 @@ final class NativeLayerOps implements LayerOps {
       throw new IllegalArgumentException("residual " + delta.getShape() + " does not match " + x.getShape());
     }
     NDArray out = x.getManager().create(x.getShape(), DataType.FLOAT32);
-    addRmsNorm(writable(x), memory(delta), memory(weight), NativeKernels.memory(out), rows(x, dim), dim, eps);
+    addRmsNorm(writable(x), NativeKernels.memory(delta), NativeKernels.memory(weight), NativeKernels.memory(out),
+        rows(x, dim), dim, eps);
     return new NDArray[] {x, out};
   }
 
@@ -76,8 +78,8 @@ final class NativeLayerOps implements LayerOps {
     }
     int batch = Math.toIntExact(s.get(0));
     NDArray out = projection.getManager().create(new Shape(batch, heads, time, headDim), DataType.FLOAT32);
-    rope(memory(projection), memory(query ? queryTable : keyTable), positions, positionRows,
-        NativeKernels.memory(out), batch, time, heads, headDim);
+    rope(NativeKernels.memory(projection), NativeKernels.memory(query ? queryTable : keyTable), positions,
+        positionRows, NativeKernels.memory(out), batch, time, heads, headDim);
     return out;
   }
 
@@ -86,7 +88,7 @@ final class NativeLayerOps implements LayerOps {
     if (!gate.getShape().equals(up.getShape()) || !NativeKernels.fits(gate) || !NativeKernels.fits(up)) {
       throw new IllegalArgumentException("SwiGLU of " + gate.getShape() + " and " + up.getShape());
     }
-    siluMul(writable(gate), memory(up), gate.getShape().size());
+    siluMul(writable(gate), NativeKernels.memory(up), gate.getShape().size());
     return gate;
   }
 
@@ -101,11 +103,6 @@ final class NativeLayerOps implements LayerOps {
 
   private static int rows(NDArray x, int dim) {
     return Math.toIntExact(x.getShape().size() / dim);
-  }
-
-  /** The memory of an array read only (a copy when it is not contiguous). */
-  private static ByteBuffer memory(NDArray array) {
-    return NativeKernels.memory(array);
   }
 
   /**
