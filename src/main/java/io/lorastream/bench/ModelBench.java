@@ -125,8 +125,8 @@ public final class ModelBench implements BenchSuite {
     Engine engine = Engine.getInstance(); // loads the native library
     int defaultThreads = JniUtils.getNumThreads();
     String load = loadAverage();
-    log.info("model bench: device {}, DJL threads {}, load {}", engine.defaultDevice(),
-        defaultThreads, load);
+    log.info("model bench: device {}, precision {}, DJL threads {}, load {}", engine.defaultDevice(),
+        io.lorastream.model.Precision.configured(), defaultThreads, load);
     try {
       int matmulIters = Plan.of(quick, false).matmulIters();
       double[] matmul = new double[THREADS.length];

@@ -58,7 +58,7 @@ public final class BaseModel implements AutoCloseable {
     }
   }
 
-  /** All frozen weights, F32. */
+  /** All frozen weights, in the model's {@link Precision} (the rotary frequencies F32). */
   public record Weights(
       NDArray tokenEmbedding, // (vocab_size, dim)
       List<LayerWeights> layers, // numHiddenLayers entries
@@ -70,6 +70,7 @@ public final class BaseModel implements AutoCloseable {
   private final LlamaConfig config;
   private final NDManager manager;
   private final Weights weights;
+  private final Precision precision;
   private final Map<String, NDArray> tensors; // checkpoint name -> weight, read-only
   private final List<Path> weightFiles;
   private final TextTokenizer tokenizer;
@@ -80,6 +81,7 @@ public final class BaseModel implements AutoCloseable {
       LlamaConfig config,
       NDManager manager,
       Weights weights,
+      Precision precision,
       Map<String, NDArray> tensors,
       List<Path> weightFiles,
       TextTokenizer tokenizer) {
@@ -87,6 +89,7 @@ public final class BaseModel implements AutoCloseable {
     this.config = config;
     this.manager = manager;
     this.weights = weights;
+    this.precision = precision;
     this.tensors = tensors;
     this.weightFiles = weightFiles;
     this.tokenizer = tokenizer;
@@ -95,10 +98,11 @@ public final class BaseModel implements AutoCloseable {
   /**
    * Loads a model directory onto the device env {@code LORASTREAM_DEVICE} names ({@code cpu},
    * {@code gpu}, {@code gpu(1)}, ...), or else the engine's default device (the first GPU when
-   * one is present, else the CPU).
+   * one is present, else the CPU), computing in the {@link Precision#configured() configured
+   * precision}.
    */
   public static BaseModel load(Path dir) {
-    return load(dir, configuredDevice());
+    return load(dir, configuredDevice(), Precision.configured());
   }
 
   /** The device {@code LORASTREAM_DEVICE} names, or null for the engine's default. */
@@ -107,8 +111,17 @@ public final class BaseModel implements AutoCloseable {
     return name == null || name.isBlank() ? null : Device.fromName(name.trim());
   }
 
-  /** Loads {@code config.json}, the safetensors weights and {@code tokenizer.json} of {@code dir}. */
+  /** Loads {@code config.json}, the safetensors weights and {@code tokenizer.json} of {@code dir}, F32. */
   public static BaseModel load(Path dir, Device device) {
+    return load(dir, device, Precision.F32);
+  }
+
+  /**
+   * As {@link #load(Path, Device)}, computing in {@code precision}: every weight is held in it
+   * (a half precision halves the weights' memory). The identity ({@link #weightsSha256()}) is
+   * that of the files, whatever the precision.
+   */
+  public static BaseModel load(Path dir, Device device, Precision precision) {
     LlamaConfig config = LlamaConfig.read(dir.resolve("config.json"));
     List<Path> files = SafeTensors.modelFiles(dir);
     NDManager manager = NDManager.newBaseManager(device);
@@ -122,32 +135,33 @@ public final class BaseModel implements AutoCloseable {
         raw.putAll(SafeTensors.read(file, manager));
       }
       Map<String, NDArray> named = new LinkedHashMap<>();
-      NDArray embedding = take(raw, named, "model.embed_tokens.weight", config.vocabSize(), config.hiddenSize());
+      DataType type = precision.dataType();
+      NDArray embedding = take(raw, named, "model.embed_tokens.weight", type, config.vocabSize(), config.hiddenSize());
       List<LayerWeights> layers = new ArrayList<>();
       for (int l = 0; l < config.numHiddenLayers(); l++) {
         String p = "model.layers." + l + ".";
         NDArray[] proj = new NDArray[LoraModule.values().length];
         for (LoraModule m : LoraModule.values()) {
           proj[m.ordinal()] =
-              take(raw, named, m.baseWeightName(l), m.outFeatures(config), m.inFeatures(config));
+              take(raw, named, m.baseWeightName(l), type, m.outFeatures(config), m.inFeatures(config));
         }
         layers.add(
             new LayerWeights(
-                take(raw, named, p + "input_layernorm.weight", config.hiddenSize()),
+                take(raw, named, p + "input_layernorm.weight", type, config.hiddenSize()),
                 proj[LoraModule.Q_PROJ.ordinal()],
                 proj[LoraModule.K_PROJ.ordinal()],
                 proj[LoraModule.V_PROJ.ordinal()],
                 proj[LoraModule.O_PROJ.ordinal()],
-                take(raw, named, p + "post_attention_layernorm.weight", config.hiddenSize()),
+                take(raw, named, p + "post_attention_layernorm.weight", type, config.hiddenSize()),
                 proj[LoraModule.GATE_PROJ.ordinal()],
                 proj[LoraModule.UP_PROJ.ordinal()],
                 proj[LoraModule.DOWN_PROJ.ordinal()]));
       }
-      NDArray finalNorm = take(raw, named, "model.norm.weight", config.hiddenSize());
+      NDArray finalNorm = take(raw, named, "model.norm.weight", type, config.hiddenSize());
       NDArray lmHead =
           config.tieWordEmbeddings() && !raw.containsKey("lm_head.weight")
               ? embedding
-              : take(raw, named, "lm_head.weight", config.vocabSize(), config.hiddenSize());
+              : take(raw, named, "lm_head.weight", type, config.vocabSize(), config.hiddenSize());
       // Tensors the forward pass does not use (e.g. rotary_emb.inv_freq of old checkpoints).
       raw.values().forEach(NDArray::close);
       NDArray invFreq = manager.create(config.ropeInverseFrequencies());
@@ -159,8 +173,8 @@ public final class BaseModel implements AutoCloseable {
                 + config.vocabSize());
       }
       Weights weights = new Weights(embedding, List.copyOf(layers), finalNorm, lmHead, invFreq);
-      return new BaseModel(
-          dir, config, manager, weights, Collections.unmodifiableMap(named), List.copyOf(files), tokenizer);
+      return new BaseModel(dir, config, manager, weights, precision, Collections.unmodifiableMap(named),
+          List.copyOf(files), tokenizer);
     } catch (RuntimeException e) {
       if (tokenizer != null) {
         tokenizer.close();
@@ -170,9 +184,9 @@ public final class BaseModel implements AutoCloseable {
     }
   }
 
-  /** Removes {@code name} from {@code raw}, checks its shape and returns it as F32. */
+  /** Removes {@code name} from {@code raw}, checks its shape and returns it in {@code type}. */
   private static NDArray take(
-      Map<String, NDArray> raw, Map<String, NDArray> named, String name, long... expected) {
+      Map<String, NDArray> raw, Map<String, NDArray> named, String name, DataType type, long... expected) {
     NDArray array = raw.remove(name);
     if (array == null) {
       throw new ModelLoadException("base model is missing tensor '" + name + "'");
@@ -184,10 +198,10 @@ public final class BaseModel implements AutoCloseable {
       throw new ModelLoadException(
           "tensor '" + name + "' has shape " + got + " but the config expects " + want);
     }
-    if (array.getDataType() != DataType.FLOAT32) {
-      NDArray f32 = array.toType(DataType.FLOAT32, true);
+    if (array.getDataType() != type) {
+      NDArray converted = array.toType(type, true);
       array.close();
-      array = f32;
+      array = converted;
     }
     named.put(name, array);
     return array;
@@ -197,13 +211,41 @@ public final class BaseModel implements AutoCloseable {
     return config;
   }
 
+  /** The number type of the forward pass's weights and activations. */
+  public Precision precision() {
+    return precision;
+  }
+
   public Weights weights() {
     return weights;
   }
 
-  /** The weights by checkpoint name (lm_head absent when tied), read-only. */
+  /** The weights by checkpoint name (lm_head absent when tied), in the model's precision, read-only. */
   public Map<String, NDArray> tensors() {
     return tensors;
+  }
+
+  /**
+   * Calls {@code use} with the weights by checkpoint name in F32: the held ones, or in a half
+   * precision the files' own values, read again and freed afterwards (not the rounded ones).
+   */
+  public void withF32Tensors(java.util.function.Consumer<Map<String, NDArray>> use) {
+    if (!precision.isHalf()) {
+      use.accept(tensors);
+      return;
+    }
+    try (NDManager read = manager.newSubManager()) {
+      Map<String, NDArray> all = new LinkedHashMap<>();
+      for (Path file : weightFiles) {
+        all.putAll(SafeTensors.read(file, read));
+      }
+      Map<String, NDArray> f32 = new LinkedHashMap<>();
+      for (String name : tensors.keySet()) {
+        NDArray t = all.get(name);
+        f32.put(name, t.getDataType() == DataType.FLOAT32 ? t : t.toType(DataType.FLOAT32, true));
+      }
+      use.accept(Collections.unmodifiableMap(f32));
+    }
   }
 
   public TextTokenizer tokenizer() {

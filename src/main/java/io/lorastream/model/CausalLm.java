@@ -29,15 +29,23 @@ import java.util.WeakHashMap;
  * residual sums, rotary embedding, SwiGLU) go through {@link LayerOps}: one native call each in
  * passes without gradients on the CPU ({@link NativeLayerOps}), libtorch's operations otherwise
  * ({@link TorchLayerOps}).
+ *
+ * <p>In a half {@link Precision} the pass runs in the base model's half weights; the LoRA terms
+ * are computed in F32 from the F32 factors (their input widened, their output narrowed before it
+ * is added), and the logits are widened to F32. The native kernels are F32 only, so libtorch's
+ * operations run.
  */
 public final class CausalLm {
   /** Added to attention scores of future positions; exp() of it underflows to exactly 0. */
   private static final float MASKED = -1e9f;
+  /** As {@link #MASKED} in F16, whose largest finite value is 65504: finite, so a row masked whole stays finite. */
+  private static final float MASKED_F16 = -3e4f;
 
   /** Rotary tables per base model; they depend on its configuration only. */
   private static final Map<BaseModel, Rotary> ROTARY = new WeakHashMap<>();
 
   private final BaseModel base;
+  private final DataType compute; // the number type of weights and activations
   private final boolean nativeAttention; // decode steps' attention through NativeAttention
   private final boolean nativeLayers; // element-wise parts of passes without gradients through NativeLayerOps
 
@@ -57,8 +65,10 @@ public final class CausalLm {
   /** As {@link #CausalLm(BaseModel, boolean)}, the two kinds of kernels chosen apart. */
   CausalLm(BaseModel base, boolean nativeAttention, boolean nativeLayers) {
     this.base = base;
-    this.nativeAttention = nativeAttention && NativeKernels.available();
-    this.nativeLayers = nativeLayers && NativeKernels.available();
+    this.compute = base.precision().dataType();
+    boolean f32 = !base.precision().isHalf();
+    this.nativeAttention = nativeAttention && f32 && NativeKernels.available();
+    this.nativeLayers = nativeLayers && f32 && NativeKernels.available();
   }
 
   public BaseModel base() {
@@ -212,7 +222,7 @@ public final class CausalLm {
     return true;
   }
 
-  /** The LoRA term of one adapter for every row, or null for the base model. */
+  /** The LoRA term of one adapter for every row (F32, whatever the precision), or null for the base model. */
   private static LoraTerm loraTerm(NDManager m, LoraAdapter adapter, LoraDropout dropout) {
     if (adapter == null) {
       return null;
@@ -371,7 +381,15 @@ public final class CausalLm {
   private Inputs inputs(NDManager m, long[] positions, int rows, int time, float[] mask, int slots,
       int[] firstSlots) {
     int group = base.config().numAttentionHeads() / base.config().numKeyValueHeads();
+    if (mask != null && compute == DataType.FLOAT16) {
+      for (int i = 0; i < mask.length; i++) {
+        mask[i] = Math.max(mask[i], MASKED_F16);
+      }
+    }
     NDArray maskArray = mask == null ? null : m.create(mask, new Shape(rows, 1, (long) group * time, slots));
+    if (maskArray != null && compute != DataType.FLOAT32) {
+      maskArray = maskArray.toType(compute, false); // no gradient flows into the mask
+    }
     return new Inputs(positions, rows, time, maskArray, firstSlots);
   }
 
@@ -440,6 +458,11 @@ public final class CausalLm {
         r[j * headDim + j + half] = 1f; // out[j + half] = x[j]
       }
       rotate = m.create(r, new Shape(headDim, headDim));
+      if (compute != DataType.FLOAT32) {
+        queryTable = queryTable.toType(compute, false);
+        keyTable = keyTable.toType(compute, false);
+        rotate = rotate.toType(compute, false);
+      }
       for (NDArray kept : new NDArray[] {queryTable, keyTable, rotate}) {
         NDScope.unregister(kept); // lives as long as the base model
       }
@@ -482,9 +505,9 @@ public final class CausalLm {
     return head(x); // (B, T, vocab_size)
   }
 
-  /** Step 8: the final RMSNorm and the language-model head, (.., dim) to (.., vocab_size). */
+  /** Step 8: the final RMSNorm and the language-model head, (.., dim) to (.., vocab_size) F32 logits. */
   private NDArray head(NDArray x) {
-    return linear(layerOps(x, null).norm(x, base.weights().finalNorm()), base.weights().lmHead());
+    return Precision.toF32(linear(layerOps(x, null).norm(x, base.weights().finalNorm()), base.weights().lmHead()));
   }
 
   /** Steps 1-7 of {@link #layers}: the embedding and the decoder layers, (B, T, dim). */
@@ -563,11 +586,21 @@ public final class CausalLm {
     return x;
   }
 
-  /** x W^T, plus the LoRA term when the projection is adapted. */
+  /**
+   * x W^T, plus the LoRA term when the projection is adapted. In a half precision the term is
+   * computed in F32 (widened input, F32 factors) and narrowed before it is added.
+   */
   private static NDArray project(
       NDArray x, BaseModel.LayerWeights layer, int l, LoraModule module, LoraTerm lora) {
     NDArray y = linear(x, layer.projection(module)); // (.., out), a fresh contiguous array
-    return lora == null ? y : lora.addTo(y, x, l, module);
+    if (lora == null) {
+      return y;
+    }
+    if (y.getDataType() == DataType.FLOAT32) {
+      return lora.addTo(y, x, l, module);
+    }
+    NDArray delta = lora.apply(Precision.toF32(x), l, module); // (.., out) F32
+    return delta == null ? y : y.add(Precision.to(delta, y.getDataType()));
   }
 
   /** x (.., in) W^T for W (out, in): one native call, no transposed copy. */

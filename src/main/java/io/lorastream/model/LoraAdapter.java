@@ -254,18 +254,21 @@ public final class LoraAdapter implements AutoCloseable {
           base.directory().resolve("tokenizer.json"),
           outDir.resolve("tokenizer.json"),
           StandardCopyOption.REPLACE_EXISTING);
-      Map<String, NDArray> merged = new LinkedHashMap<>(base.tensors());
-      for (int l = 0; l < modelConfig.numHiddenLayers(); l++) {
-        if (!config.transforms(l)) {
-          continue;
+      Path file = outDir.resolve(SafeTensors.SINGLE_FILE);
+      base.withF32Tensors(tensors -> {
+        Map<String, NDArray> merged = new LinkedHashMap<>(tensors);
+        for (int l = 0; l < modelConfig.numHiddenLayers(); l++) {
+          if (!config.transforms(l)) {
+            continue;
+          }
+          for (LoraModule m : targets()) {
+            String name = m.baseWeightName(l);
+            NDArray delta = b(l, m).stopGradient().matMul(a(l, m).stopGradient()); // (out, in)
+            merged.put(name, merged.get(name).add(delta.mul(config.scale())));
+          }
         }
-        for (LoraModule m : targets()) {
-          String name = m.baseWeightName(l);
-          NDArray delta = b(l, m).stopGradient().matMul(a(l, m).stopGradient()); // (out, in)
-          merged.put(name, merged.get(name).add(delta.mul(config.scale())));
-        }
-      }
-      SafeTensors.write(outDir.resolve(SafeTensors.SINGLE_FILE), merged);
+        SafeTensors.write(file, merged);
+      });
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write merged model to " + outDir, e);
     }

@@ -44,11 +44,16 @@ final class TorchLayerOps implements LayerOps {
     this.headDim = Math.toIntExact(rotateHalf.getShape().get(0));
   }
 
-  /** x / sqrt(mean(x^2) + eps) * weight over the last axis, as HF's LlamaRMSNorm. */
+  /**
+   * x / sqrt(mean(x^2) + eps) * weight over the last axis, as HF's LlamaRMSNorm: in a half
+   * precision the statistics are taken in F32 (x² of a large activation overflows F16) and the
+   * normalised x is narrowed before the product with the weight.
+   */
   @Override
   public NDArray norm(NDArray x, NDArray weight) {
-    NDArray rms = x.square().mean(new int[] {-1}, true).add(eps).sqrt();
-    return x.div(rms).mul(weight);
+    NDArray wide = Precision.toF32(x);
+    NDArray rms = wide.square().mean(new int[] {-1}, true).add(eps).sqrt();
+    return Precision.to(wide.div(rms), x.getDataType()).mul(weight);
   }
 
   @Override

@@ -84,6 +84,10 @@ public final class BasePretrainer implements AutoCloseable {
   private long step;
 
   public BasePretrainer(BaseModel base, Settings settings) {
+    if (base.precision().isHalf()) {
+      throw new IllegalArgumentException("pretraining updates the F32 weights; load the base model in F32, not "
+          + base.precision());
+    }
     this.base = base;
     this.lm = new CausalLm(base);
     this.settings = settings;

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.lorastream.model.BaseModel;
+import io.lorastream.model.Precision;
 import io.lorastream.model.ByteLevelBpe;
 import io.lorastream.model.Generator;
 import io.lorastream.model.LlamaConfig;
@@ -99,7 +100,8 @@ public final class TinyBaseRecipe {
     log.accept("tokenizer: " + merges.size() + " merges");
 
     long started = System.nanoTime();
-    try (BaseModel base = BaseModel.load(outDir)) {
+    // Pretraining updates the F32 tensors themselves: never in a half precision.
+    try (BaseModel base = BaseModel.load(outDir, BaseModel.configuredDevice(), Precision.F32)) {
       List<int[]> trainIds = encode(base, train);
       List<int[]> heldOutIds = encode(base, heldOut);
       long tokens = trainIds.stream().mapToLong(a -> a.length + 2L).sum();
