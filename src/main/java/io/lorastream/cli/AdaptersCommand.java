@@ -11,7 +11,10 @@ import io.lorastream.contract.TenantId;
 import io.lorastream.kafka.KafkaSettings;
 import io.lorastream.kafka.TopicAdmin;
 import io.lorastream.kafka.Topics;
+import io.lorastream.model.BaseModel;
+import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraConfig;
+import io.lorastream.model.Precision;
 import io.lorastream.train.AdapterControls;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -108,16 +111,44 @@ final class AdaptersCommand implements Runnable {
         description = "base_model_name_or_path written to adapter_config.json (default: ${DEFAULT-VALUE}).")
     String baseModelName;
 
+    @Option(names = "--merged",
+        description = "Write the base model with the adapter merged in (W + s·B·A): a Hugging Face model folder "
+            + "(config.json, model.safetensors, tokenizer.json) that computes the tenant's model without an adapter.")
+    boolean merged;
+
+    @Mixin
+    BaseModelOption baseModel = new BaseModelOption();
+
     @Override
     public Integer call() throws IOException {
       AdapterSnapshot s = newest(kafka.settings(), kafka.topics(), tenant);
       LoraConfig config = new LoraConfig(s.getRank(), s.getAlpha(), List.copyOf(s.getTargetModules()), 0f,
           s.getUseRslora(), s.getLayersToTransform() == null ? null : List.copyOf(s.getLayersToTransform()));
+      if (merged) {
+        return writeMerged(s, config);
+      }
       Files.createDirectories(out);
       Files.writeString(out.resolve("adapter_config.json"), config.toPeftAdapterConfigJson(baseModelName));
       Files.write(out.resolve("adapter_model.safetensors"), Bytes.of(s.getWeights()));
       System.out.println("tenant " + s.getTenant() + " v" + s.getVersion() + " written to " + out
           + " (weights sha256 " + s.getWeightsSha256() + ")");
+      return 0;
+    }
+
+    private int writeMerged(AdapterSnapshot s, LoraConfig config) {
+      // The sums are taken in F32 from the checkpoint's values, whatever precision serving uses.
+      try (BaseModel base = BaseModel.load(baseModel.resolve(), BaseModel.configuredDevice(), Precision.F32)) {
+        if (!base.weightsSha256().equals(s.getBaseModelSha256())) {
+          throw new IllegalArgumentException("tenant " + s.getTenant() + " v" + s.getVersion()
+              + " was trained on base model " + s.getBaseModelSha256() + ", not on " + base.directory() + " ("
+              + base.weightsSha256() + "); pass its folder with --base-model");
+        }
+        try (LoraAdapter adapter = LoraAdapter.fromPeftSafetensors(Bytes.of(s.getWeights()), config, base)) {
+          adapter.mergeInto(base, out);
+        }
+      }
+      System.out.println("tenant " + s.getTenant() + " v" + s.getVersion() + " merged into " + out
+          + " (a Hugging Face model folder; weights sha256 of the adapter " + s.getWeightsSha256() + ")");
       return 0;
     }
   }
