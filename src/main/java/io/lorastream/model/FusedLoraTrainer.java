@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -174,7 +173,9 @@ public final class FusedLoraTrainer {
           .gather(manager.create(counted.targets()).expandDims(-1), -1).squeeze(-1)
           .mul(manager.create(counted.weights())); // (N): weight × log p
       NDArray loss = weighted.sum().neg(); // sum over tenants of their weighted mean losses
-      JniUtils.backward((PtNDArray) loss, (PtNDArray) loss.onesLike(), false, false);
+      List<NDArray> parameters = new ArrayList<>();
+      tenants.forEach(t -> parameters.addAll(t.trainer().parameters()));
+      LossScaler.of(base).backward(loss, parameters, () -> tenants.forEach(t -> t.trainer().zeroGradients()));
       JniUtils.setGradMode(false);
 
       float[] perPosition = weighted.toFloatArray();

@@ -12,6 +12,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 
@@ -141,7 +142,7 @@ public final class LoraTrainer implements AutoCloseable {
     try (NDScope scope = new NDScope()) {
       JniUtils.setGradMode(true);
       NDArray loss = lossOf(encoded, dropoutForStep());
-      JniUtils.backward((PtNDArray) loss, (PtNDArray) loss.onesLike(), false, false);
+      LossScaler.of(base).backward(loss, parameters.values(), this::zeroGradients);
       JniUtils.setGradMode(false);
       float value = loss.getFloat();
       if (!Float.isFinite(value)) {
@@ -354,6 +355,11 @@ public final class LoraTrainer implements AutoCloseable {
       i++;
     }
     zeroGradients();
+  }
+
+  /** The trainable A and B arrays of the adapter. */
+  Collection<NDArray> parameters() {
+    return parameters.values();
   }
 
   /** Whether {@link #applyAdamW} goes through {@link NativeAdamW}. */

@@ -12,7 +12,8 @@ import java.util.Locale;
  * #F16} is mixed precision for GPUs: the frozen base weights, activations and
  * the KV cache in half precision, while LoRA factors (and their gradients and AdamW moments) stay
  * F32 master weights, the LoRA terms are computed in F32, RMSNorm's statistics are taken in F32,
- * and the logits are F32 (losses, sampling, logprobs). Chosen with env {@code
+ * and the logits are F32 (losses, sampling, logprobs); training steps scale the loss ({@link
+ * LossScaler}). Chosen with env {@code
  * LORASTREAM_PRECISION} ({@code f32} or {@code f16}) or the system property {@code
  * lorastream.precision}.
  *

@@ -114,14 +114,65 @@ class MixedPrecisionTest {
     assertThat(got[want.length - 1][0]).isLessThan(got[0][0] * 0.9f);
   }
 
-  /** Per step: the alone tenant's loss, then the two fused tenants'. */
+  /**
+   * A loss scale so large that the F16 gradients overflow: the step backs off until they are
+   * finite and takes the update it takes at the usual scale, alone and fused.
+   */
+  @Test
+  void lossScalingBacksOffAfterAnOverflow() {
+    LossScaler scaler = LossScaler.of(f16);
+    assertThat(LossScaler.of(f32).scale()).isEqualTo(1f);
+    float[][] want = trainingLosses(f16, 2);
+    scaler.setScale(0x1p30f);
+    float[][] got = trainingLosses(f16, 2);
+    System.out.printf("after an overflow: scale %s, losses %s against %s%n", scaler.scale(),
+        java.util.Arrays.deepToString(got), java.util.Arrays.deepToString(want));
+    assertThat(scaler.scale()).isLessThan(0x1p30f).isGreaterThanOrEqualTo(1f);
+    for (int s = 0; s < want.length; s++) {
+      for (int t = 0; t < want[s].length; t++) {
+        assertThat(got[s][t]).isCloseTo(want[s][t], org.assertj.core.data.Percentage.withPercentage(0.5));
+      }
+    }
+    scaler.setScale(LossScaler.INITIAL_SCALE);
+  }
+
+  /** The scaled backward pass hands over the gradients themselves, not scale × them. */
+  @Test
+  void scaledGradientsAreDividedByTheScale() {
+    LossScaler scaler = LossScaler.of(f16);
+    try (NDManager m = NDManager.newBaseManager()) {
+      NDArray p = m.create(new float[] {0.5f, -1f, 2f, 0.25f}, new ai.djl.ndarray.types.Shape(2, 2));
+      NDArray x = m.create(new float[] {1f, 2f, 3f, -1f}, new ai.djl.ndarray.types.Shape(2, 2))
+          .toType(DataType.FLOAT16, false);
+      p.setRequiresGradient(true);
+      boolean gradMode = JniUtils.isGradMode();
+      try (NDScope scope = new NDScope()) {
+        JniUtils.setGradMode(true);
+        // loss = sum(x p^T) in F16, widened: d loss / d p[i][j] = sum over rows of x[.][j] = {4, 1, 4, 1}
+        NDArray loss = Precision.toF32(CausalLm.linear(x, Precision.to(p, DataType.FLOAT16))).sum();
+        scaler.backward(loss, List.of(p), () -> JniUtils.zeroGrad((PtNDArray) p));
+        JniUtils.setGradMode(false);
+        assertThat(scaler.scale()).isGreaterThan(1f);
+        assertThat(p.getGradient().toFloatArray()).containsExactly(4f, 1f, 4f, 1f);
+      } finally {
+        JniUtils.setGradMode(gradMode);
+        p.setRequiresGradient(false);
+      }
+    }
+  }
+
   private static float[][] trainingLosses(BaseModel base) {
+    return trainingLosses(base, 5);
+  }
+
+  /** Per step: the alone tenant's loss, then the two fused tenants'. */
+  private static float[][] trainingLosses(BaseModel base, int steps) {
     List<TrainingPair> first = List.of(new TrainingPair("Question: When can I reach support?\nAnswer:",
         " Support is open from 9 to 5.", 1f));
     List<TrainingPair> second = List.of(new TrainingPair("Question: How much is shipping?\nAnswer:",
         " Shipping is $7.", 1f), new TrainingPair("Customer: Hi!\nAgent:", " Hello, how can I help?", 0.5f));
     LoraConfig config = new LoraConfig(8, 16f, List.of("all-linear"), 0f, false, null);
-    float[][] losses = new float[5][];
+    float[][] losses = new float[steps][];
     try (LoraAdapter alone = LoraAdapter.initialise(base, config, 1);
         LoraAdapter a = LoraAdapter.initialise(base, config, 2);
         LoraAdapter b = LoraAdapter.initialise(base, config, 3);
