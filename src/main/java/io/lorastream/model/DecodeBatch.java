@@ -3,6 +3,7 @@ package io.lorastream.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -68,7 +69,10 @@ public final class DecodeBatch implements AutoCloseable {
     final long id;
     final LoraAdapter adapter;
     final SequenceState sequence;
-    float[] logits; // (vocab) after the whole context: the next token is drawn from these
+    // After the whole context: the logits (vocab) the next token is drawn from, for a row that
+    // needs them (sampling, logprobs); else null and the index of their largest value.
+    float[] logits;
+    int argmax;
     int firstSlot; // first cache slot of this row; earlier ones are padding
 
     Row(long id, LoraAdapter adapter, SequenceState sequence) {
@@ -246,16 +250,13 @@ public final class DecodeBatch implements AutoCloseable {
       RowLora factors = factorsOf(adapters, firstSlot);
       NDArray input = manager.create(tokens).reshape(count, longest);
       NDArray logits = lm.forwardRows(input, factors, positions, firstSlots, fresh, true); // (count, 1, vocab)
-      float[] last = logits.toFloatArray(); // (count, vocab)
-      int vocab = last.length / count;
+      deliver(logits, group);
       int[] padding = cache.appendRows(fresh);
       for (Row r : rows) {
         r.firstSlot += padding[0];
       }
       for (int b = 0; b < count; b++) {
-        Row row = group.get(b);
-        row.logits = Arrays.copyOfRange(last, b * vocab, (b + 1) * vocab);
-        row.firstSlot = padding[1] + firstSlots[b];
+        group.get(b).firstSlot = padding[1] + firstSlots[b];
       }
     }
   }
@@ -273,7 +274,7 @@ public final class DecodeBatch implements AutoCloseable {
     List<Row> continuing = new ArrayList<>();
     for (Row row : rows) {
       int before = row.sequence.generatedCount();
-      boolean goesOn = row.sequence.accept(row.logits);
+      boolean goesOn = row.logits != null ? row.sequence.accept(row.logits) : row.sequence.acceptArgmax(row.argmax);
       int[] tokens = row.sequence.generatedCount() > before ? new int[] {row.sequence.lastToken()} : new int[0];
       updates.add(new Update(row.id, tokens, goesOn ? null : row.sequence.completion()));
       if (goesOn) {
@@ -362,14 +363,47 @@ public final class DecodeBatch implements AutoCloseable {
       try (NDScope scope = new NDScope()) {
         NDArray input = manager.create(tokens).reshape(batch, 1);
         NDArray logits = lm.forwardRows(input, factors, positions, firstSlots, cache); // (B, 1, vocab)
-        float[] all = logits.toFloatArray();
-        int vocab = all.length / batch;
-        for (int b = 0; b < batch; b++) {
-          rows.get(b).logits = Arrays.copyOfRange(all, b * vocab, (b + 1) * vocab);
-        }
+        deliver(logits, rows);
       }
       return null;
     });
+  }
+
+  /**
+   * Hands each of {@code target}'s rows what choosing its next token needs from {@code logits}
+   * (one row each, (R, 1, vocab)): the argmax, taken on the model's device, for a greedy row
+   * without logprobs; the logits themselves for the others. Only those rows' logits are copied to
+   * the host, so a greedy batch on a GPU copies R token ids per step, not R × vocab floats.
+   */
+  private void deliver(NDArray logits, List<Row> target) {
+    int count = target.size();
+    NDArray flat = logits.reshape(count, -1); // (R, vocab)
+    List<Integer> sampling = new ArrayList<>();
+    for (int b = 0; b < count; b++) {
+      if (target.get(b).sequence.needsLogits()) {
+        sampling.add(b);
+      }
+    }
+    if (sampling.size() < count) {
+      long[] argmax = flat.argMax(-1).toLongArray(); // (R)
+      for (int b = 0; b < count; b++) {
+        target.get(b).logits = null;
+        target.get(b).argmax = Math.toIntExact(argmax[b]);
+      }
+    }
+    if (sampling.isEmpty()) {
+      return;
+    }
+    NDArray needed = flat;
+    if (sampling.size() < count) {
+      long[] index = sampling.stream().mapToLong(Integer::longValue).toArray();
+      needed = flat.get(new NDIndex("{}", manager.create(index))); // (S, vocab)
+    }
+    float[] values = needed.toFloatArray();
+    int vocab = values.length / sampling.size();
+    for (int i = 0; i < sampling.size(); i++) {
+      target.get(sampling.get(i)).logits = Arrays.copyOfRange(values, i * vocab, (i + 1) * vocab);
+    }
   }
 
   private RowLora currentLora() {

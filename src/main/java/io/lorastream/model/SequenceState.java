@@ -84,7 +84,34 @@ final class SequenceState {
     if (done()) {
       throw new IllegalStateException("sequence already finished: " + finishReason);
     }
-    int next = sampler.next(logits);
+    return append(sampler.next(logits), logits);
+  }
+
+  /**
+   * Whether choosing the next token needs the logits themselves (sampling, logprobs); a greedy
+   * sequence without logprobs needs only their argmax ({@link #acceptArgmax}).
+   */
+  boolean needsLogits() {
+    return !params.isGreedy() || logprobs != null;
+  }
+
+  /**
+   * As {@link #accept(float[])} for a sequence that does not {@link #needsLogits()}: {@code
+   * argmax} is the index of the largest logit (the first one on ties), the token greedy decoding
+   * chooses.
+   */
+  boolean acceptArgmax(int argmax) {
+    if (needsLogits()) {
+      throw new IllegalStateException("this sequence samples or reports logprobs: it needs the logits");
+    }
+    if (done()) {
+      throw new IllegalStateException("sequence already finished: " + finishReason);
+    }
+    return append(argmax, null);
+  }
+
+  /** Appends the chosen token and applies the stop rules; {@code logits} only for logprobs. */
+  private boolean append(int next, float[] logits) {
     if (next == eos) {
       finishReason = Completion.STOP;
       return false;
