@@ -166,6 +166,9 @@ public final class InferenceEngine implements AdapterEvents, AutoCloseable {
    * requests taken in one call are admitted together, so their prompts share forward passes.
    */
   private void admit(DecodeBatch batch, Map<Long, Job> active) {
+    if (batch.size() >= maxBatchRows) {
+      return; // full: waiting requests stay queued until a row ends
+    }
     List<Job> joining = new ArrayList<>();
     try {
       Job job = batch.isEmpty() ? waiting.poll(50, TimeUnit.MILLISECONDS) : waiting.poll();
