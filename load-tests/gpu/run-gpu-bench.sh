@@ -4,7 +4,7 @@
 #   1. builds with -Pcuda (DJL 0.33.0 + pytorch-native-cu124 2.5.1; the first build downloads
 #      ~2.4 GB from Maven Central, so it needs network access once; OFFLINE=1 adds -o),
 #   2. runs `bench model --quick --json` on the GPU (LORASTREAM_DEVICE, default gpu),
-#   3. runs the same bench in F16 mixed precision (LORASTREAM_PRECISION=f16; MIXED=0 skips it),
+#   3. with MIXED=1, runs the same bench in F16 mixed precision (LORASTREAM_PRECISION=f16),
 #   4. runs a short training run (`base-model pretrain`, 20 steps, at most 1 minute) on it.
 # Results go to $OUT (default target/gpu-bench): model.json, model-f16.json, pretrain.log, machine.txt.
 #   load-tests/gpu/run-gpu-bench.sh
@@ -44,7 +44,7 @@ echo "run-gpu-bench: bench model --quick --json on $LORASTREAM_DEVICE ..." >&2
 timeout 180 "${java_cmd[@]}" bench model --quick --json --out "$out/model.json" >/dev/null \
   2> >(tee "$out/bench.log" >&2)
 
-if [ "${MIXED:-1}" != 0 ]; then
+if [ "${MIXED:-0}" = 1 ]; then
   echo "run-gpu-bench: bench model --quick --json on $LORASTREAM_DEVICE in f16 mixed precision ..." >&2
   LORASTREAM_PRECISION=f16 timeout 120 "${java_cmd[@]}" bench model --quick --json --out "$out/model-f16.json" \
     >/dev/null 2> >(tee "$out/bench-f16.log" >&2) || echo "run-gpu-bench: the f16 bench failed, see $out/bench-f16.log" >&2
