@@ -17,6 +17,8 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A frozen Llama-family base model: configuration, weights and tokenizer, loaded from a Hugging
@@ -24,6 +26,7 @@ import java.util.Map;
  * no gradient is ever taken with respect to them.
  */
 public final class BaseModel implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(BaseModel.class);
 
   /** The frozen weights of one decoder layer. */
   public record LayerWeights(
@@ -173,6 +176,8 @@ public final class BaseModel implements AutoCloseable {
                 + config.vocabSize());
       }
       Weights weights = new Weights(embedding, List.copyOf(layers), finalNorm, lmHead, invFreq);
+      log.info("base model {}: {} layers, hidden size {}, on {} in {}", dir, config.numHiddenLayers(),
+          config.hiddenSize(), manager.getDevice(), precision);
       return new BaseModel(dir, config, manager, weights, precision, Collections.unmodifiableMap(named),
           List.copyOf(files), tokenizer);
     } catch (RuntimeException e) {
