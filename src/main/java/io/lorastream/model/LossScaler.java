@@ -25,7 +25,7 @@ final class LossScaler {
   static final float INITIAL_SCALE = 1024f;
   static final float MAX_SCALE = 32768f; // at 65,536 a gradient of 1 at the F16 logits overflows (F16 ends at 65,504)
   static final int GROWTH_INTERVAL = 1000;
-  /** Scales tried before a step's gradients count as not finite at all: 1024 down to about 1e-4. */
+  /** Backward passes a step may try, halving the scale each time, before its gradients count as not finite. */
   static final int MAX_TRIES = 24;
 
   private static final Map<BaseModel, LossScaler> SCALERS = new WeakHashMap<>();

@@ -9,16 +9,15 @@ import java.util.Locale;
 
 /**
  * The number type of the base model's arithmetic. {@link #F32} everywhere by default; {@link
- * #F16} is mixed precision for GPUs: the frozen base weights, activations and
- * the KV cache in half precision, while LoRA factors (and their gradients and AdamW moments) stay
- * F32 master weights, the LoRA terms are computed in F32, RMSNorm's statistics are taken in F32,
- * and the logits are F32 (losses, sampling, logprobs); training steps scale the loss ({@link
- * LossScaler}). Chosen with env {@code
- * LORASTREAM_PRECISION} ({@code f32} or {@code f16}) or the system property {@code
- * lorastream.precision}.
+ * #F16} is mixed precision for GPUs: the frozen base weights, activations and the KV cache in
+ * half precision, while LoRA factors (and their gradients and AdamW moments) stay F32 master
+ * weights, the LoRA terms are computed in F32, RMSNorm's statistics are taken in F32, and the
+ * logits are F32 (losses, sampling, logprobs); training steps scale the loss ({@link
+ * LossScaler}). Chosen with env {@code LORASTREAM_PRECISION} ({@code f32} or {@code f16}) or the
+ * system property {@code lorastream.precision}.
  *
  * <p>BF16 is refused: converting any array to BF16 aborts the process in DJL 0.36's PyTorch
- * engine (checked on the CPU build; the JNI code is the same for CUDA).
+ * engine (seen with its CPU build; not tried with a CUDA one).
  *
  * <p>The conversions keep autograd's graph. DJL's {@code toType} runs without gradients, so a
  * conversion that a gradient must cross is made differently: up to F32 by a product with a
