@@ -12,10 +12,10 @@ import io.lorastream.model.BaseModel;
 import io.lorastream.model.CausalLm;
 import io.lorastream.model.LoraAdapter;
 import io.lorastream.model.LoraConfig;
-import io.lorastream.model.LoraModule;
 import io.lorastream.model.TinyModelFactory;
 import io.lorastream.testing.EmbeddedKafkaExtension;
 import io.lorastream.testing.Snapshots;
+import io.lorastream.testing.TestAdapters;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.ByteBuffer;
@@ -23,7 +23,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Properties;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -86,17 +85,7 @@ class AdaptersExportTest {
   private static LoraAdapter randomAdapter(BaseModel base) {
     LoraAdapter adapter = LoraAdapter.initialise(base, new LoraConfig(4, 8f, java.util.List.of("all-linear"), 0f,
         false, null), 3);
-    SplittableRandom random = new SplittableRandom(4);
-    for (int l = 0; l < base.config().numHiddenLayers(); l++) {
-      for (LoraModule module : adapter.targets()) {
-        NDArray b = adapter.b(l, module);
-        float[] values = new float[Math.toIntExact(b.size())];
-        for (int i = 0; i < values.length; i++) {
-          values[i] = (float) (random.nextDouble() - 0.5) * 0.2f;
-        }
-        b.set(values);
-      }
-    }
+    TestAdapters.randomiseB(base, adapter, 4);
     return adapter;
   }
 

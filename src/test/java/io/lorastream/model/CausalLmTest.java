@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import io.lorastream.testing.TestAdapters;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -44,20 +45,7 @@ class CausalLmTest {
             List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
             0f, false, layers);
     LoraAdapter adapter = LoraAdapter.initialise(base, config, seed);
-    SplittableRandom random = new SplittableRandom(seed + 1);
-    for (int l = 0; l < base.config().numHiddenLayers(); l++) {
-      if (!config.transforms(l)) {
-        continue;
-      }
-      for (LoraModule m : adapter.targets()) {
-        NDArray b = adapter.b(l, m);
-        float[] values = new float[Math.toIntExact(b.size())];
-        for (int i = 0; i < values.length; i++) {
-          values[i] = (float) (random.nextDouble() - 0.5) * 0.2f;
-        }
-        b.set(values);
-      }
-    }
+    TestAdapters.randomiseB(base, adapter, seed + 1);
     return adapter;
   }
 

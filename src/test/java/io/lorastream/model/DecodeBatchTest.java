@@ -2,7 +2,7 @@ package io.lorastream.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import ai.djl.ndarray.NDArray;
+import io.lorastream.testing.TestAdapters;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -34,7 +34,7 @@ class DecodeBatchTest {
     tenantA = CausalLmTest.randomAdapter(base, 41);
     tenantB = CausalLmTest.randomAdapter(base, 42);
     tenantC = LoraAdapter.initialise(base, new LoraConfig(8, 32f, List.of("q_proj", "v_proj"), 0f, false), 43);
-    randomiseB(base, tenantC, 44);
+    TestAdapters.randomiseB(base, tenantC, 44);
   }
 
   @AfterAll
@@ -43,20 +43,6 @@ class DecodeBatchTest {
     tenantB.close();
     tenantC.close();
     base.close();
-  }
-
-  static void randomiseB(BaseModel base, LoraAdapter adapter, long seed) {
-    SplittableRandom random = new SplittableRandom(seed);
-    for (int l = 0; l < base.config().numHiddenLayers(); l++) {
-      for (LoraModule m : adapter.targets()) {
-        NDArray b = adapter.b(l, m);
-        float[] values = new float[Math.toIntExact(b.size())];
-        for (int i = 0; i < values.length; i++) {
-          values[i] = (float) (random.nextDouble() - 0.5) * 0.2f;
-        }
-        b.set(values);
-      }
-    }
   }
 
   static GenerationRequest greedy(String prompt, LoraAdapter adapter, int maxTokens) {

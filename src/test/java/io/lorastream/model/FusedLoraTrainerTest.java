@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDArray;
+import io.lorastream.testing.TestAdapters;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,7 +53,7 @@ class FusedLoraTrainerTest {
           seed -> CausalLmTest.randomAdapter(base, seed),
           seed -> {
             LoraAdapter a = LoraAdapter.initialise(base, new LoraConfig(8, 16f, List.of("q_proj", "v_proj"), 0f, false), seed);
-            DecodeBatchTest.randomiseB(base, a, seed + 100);
+            TestAdapters.randomiseB(base, a, seed + 100);
             return a;
           },
           seed -> LoraAdapter.initialise(base, new LoraConfig(2, 4f, List.of("k_proj", "o_proj", "down_proj"), 0f, true), seed));

@@ -9,6 +9,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
+import io.lorastream.testing.TestAdapters;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -116,9 +117,9 @@ class NativeRowLoraTest {
     LoraAdapter rank4 = CausalLmTest.randomAdapter(base, 400, List.of(1, 3));
     LoraAdapter rank8 = LoraAdapter.initialise(base,
         new LoraConfig(8, 16f, List.of("q_proj", "v_proj", "down_proj"), 0f, false), 401);
-    DecodeBatchTest.randomiseB(base, rank8, 402);
+    TestAdapters.randomiseB(base, rank8, 402);
     LoraAdapter allLinear = LoraAdapter.initialise(base, new LoraConfig(8, 8f, List.of("all-linear"), 0f, true), 403);
-    DecodeBatchTest.randomiseB(base, allLinear, 404);
+    TestAdapters.randomiseB(base, allLinear, 404);
     List<LoraAdapter> rows = new ArrayList<>(List.of(rank4, rank8, allLinear));
     rows.add(null);
     JniUtils.setGradMode(false);
@@ -170,7 +171,7 @@ class NativeRowLoraTest {
     for (int i = 0; i < 2; i++) {
       LoraAdapter rank8 = LoraAdapter.initialise(base,
           new LoraConfig(8, 16f, List.of("q_proj", "v_proj", "down_proj"), 0f, false), 300 + i);
-      DecodeBatchTest.randomiseB(base, rank8, 310 + i);
+      TestAdapters.randomiseB(base, rank8, 310 + i);
       tenants.add(rank8);
     }
     Generator generator = new Generator(lm);
