@@ -332,10 +332,10 @@ public final class E2eBench implements BenchSuite {
       result.add(Figure.of("e2e_train_steps_per_s", (atTo.steps() - atFrom.steps()) / seconds, "steps/s",
           "lorastream_trainer_steps_total over the window; " + load));
       double stepShare = (atTo.stepSeconds() - atFrom.stepSeconds()) / seconds;
-      double commitShare = (atTo.commitSeconds() - atFrom.commitSeconds()) / seconds;
+      double commitShare = (atTo.commitWaitSeconds() - atFrom.commitWaitSeconds()) / seconds;
       result.add(Figure.of("e2e_trainer_busy_share", stepShare + commitShare, "share of wall time",
           String.format(java.util.Locale.ROOT, "the trainer's training steps (%.0f%%, lorastream_trainer_step_seconds) "
-              + "and transaction commits (%.0f%%, lorastream_trainer_commit_seconds) over the window; the rest "
+              + "and waits for transaction commits (%.0f%%, lorastream_trainer_commit_wait_seconds) over the window; the rest "
               + "went to polling, batching, the quality gate and serialising records; ", 100 * stepShare,
               100 * commitShare) + load));
     }

@@ -549,8 +549,11 @@ public final class TrainerBench implements BenchSuite {
             "transactions committed per second in the window (each holds every micro-batch ready when its cycle "
                 + "began); " + load));
         figures.add(Figure.of("trainer_commit_share_100_tenants", 100 * inWindow.commitSeconds() / seconds, "%",
-            "share of the window the trainer thread waited for its commits (flush of the cycle's records and "
-                + "EndTxn), when no step runs; " + load));
+            "share of the window the cycles' commits took (flush of the cycle's records and EndTxn, on the commit "
+                + "thread while the next cycle's steps run); " + load));
+        figures.add(Figure.of("trainer_commit_wait_share_100_tenants", 100 * inWindow.commitWaitSeconds() / seconds,
+            "%", "share of the window the trainer thread waited for a commit before sending the next cycle's "
+                + "records (the part of the commits the steps did not hide); " + load));
         figures.add(Figure.of("trainer_step_busy_100_tenants", 100 * inWindow.stepSeconds() / seconds, "%",
             "sum of the steps' durations as a share of the window (above 100% when train threads overlap); "
                 + settings.trainThreads() + " train thread(s); " + load));
@@ -600,16 +603,17 @@ public final class TrainerBench implements BenchSuite {
   }
 
   /** Totals of the trainer's commit and step histograms at one moment. */
-  private record CycleTimes(double commits, double commitSeconds, double stepSeconds) {
+  private record CycleTimes(double commits, double commitSeconds, double commitWaitSeconds, double stepSeconds) {
     static CycleTimes of(Metrics metrics) {
       var commit = metrics.trainerCommitSeconds.collect().getDataPoints().get(0);
+      var wait = metrics.trainerCommitWaitSeconds.collect().getDataPoints().get(0);
       var step = metrics.trainerStepSeconds.collect().getDataPoints().get(0);
-      return new CycleTimes(commit.getCount(), commit.getSum(), step.getSum());
+      return new CycleTimes(commit.getCount(), commit.getSum(), wait.getSum(), step.getSum());
     }
 
     CycleTimes minus(CycleTimes earlier) {
       return new CycleTimes(commits - earlier.commits, commitSeconds - earlier.commitSeconds,
-          stepSeconds - earlier.stepSeconds);
+          commitWaitSeconds - earlier.commitWaitSeconds, stepSeconds - earlier.stepSeconds);
     }
   }
 

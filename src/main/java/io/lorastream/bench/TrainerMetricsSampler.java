@@ -17,15 +17,15 @@ final class TrainerMetricsSampler implements AutoCloseable {
   static final String TOKENS = "lorastream_trainer_tokens_total";
   static final String STEPS = "lorastream_trainer_steps_total";
   static final String STEP_SECONDS = "lorastream_trainer_step_seconds_sum";
-  static final String COMMIT_SECONDS = "lorastream_trainer_commit_seconds_sum";
+  static final String COMMIT_WAIT_SECONDS = "lorastream_trainer_commit_wait_seconds_sum";
 
   /**
    * Counter values at one moment (epoch ms); NaN where the trainer did not answer.
    *
    * @param stepSeconds seconds spent in training steps so far
-   * @param commitSeconds seconds spent committing cycles so far
+   * @param commitWaitSeconds seconds the trainer thread spent waiting for commits so far
    */
-  record Sample(long atMs, double trained, double tokens, double steps, double stepSeconds, double commitSeconds) {}
+  record Sample(long atMs, double trained, double tokens, double steps, double stepSeconds, double commitWaitSeconds) {}
 
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
   private final HttpRequest request;
@@ -53,7 +53,7 @@ final class TrainerMetricsSampler implements AutoCloseable {
         String text = response.body();
         return new Sample(at, orZero(PrometheusText.value(text, TRAINED)), orZero(PrometheusText.value(text, TOKENS)),
             orZero(PrometheusText.value(text, STEPS)), orZero(PrometheusText.value(text, STEP_SECONDS)),
-            orZero(PrometheusText.value(text, COMMIT_SECONDS)));
+            orZero(PrometheusText.value(text, COMMIT_WAIT_SECONDS)));
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -29,6 +29,7 @@ public final class Metrics {
   public final Counter trainerTokens;
   public final Histogram trainerStepSeconds;
   public final Histogram trainerCommitSeconds;
+  public final Histogram trainerCommitWaitSeconds;
   public final Histogram trainerGateSeconds;
   public final Counter snapshotsPublished;
   public final Gauge trainerTenants;
@@ -76,7 +77,11 @@ public final class Metrics {
             + "passes), on the train thread that ran its step").register(registry);
     trainerCommitSeconds = Histogram.builder().name("lorastream_trainer_commit_seconds")
         .help("Time to commit a cycle's transaction (its offsets, then the commit, which waits until the broker "
-            + "has every record of the cycle); the trainer takes no step meanwhile").register(registry);
+            + "has every record of the cycle), on the commit thread while the next cycle's steps run")
+        .register(registry);
+    trainerCommitWaitSeconds = Histogram.builder().name("lorastream_trainer_commit_wait_seconds")
+        .help("Time the trainer thread waited for the previous cycle's commit before it could send the next "
+            + "cycle's records: the part of the commit the next cycle's steps did not hide").register(registry);
     snapshotsPublished = Counter.builder().name("lorastream_trainer_snapshots_published_total")
         .help("Adapter snapshots published").register(registry);
     trainerTenants = Gauge.builder().name("lorastream_trainer_tenants")

@@ -110,6 +110,8 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   private final Set<String> checkpointed = new HashSet<>();
   private final StepFunction stepFunction;
   private final QualityGate gate;
+  /** Runs on the commit thread before each commit; tests fail commits with it. */
+  private volatile Runnable beforeCommit = () -> {};
   /** Told the tenant of each candidate the gate evaluates, on the evaluating thread; tests observe with it. */
   private volatile Consumer<String> gateObserver = tenant -> {};
   private final Rehearsal rehearsal;
@@ -182,6 +184,12 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     return this;
   }
 
+  /** Runs {@code hook} on the commit thread before each commit; what it throws fails that commit. */
+  ContinualTrainer beforeEachCommit(Runnable hook) {
+    this.beforeCommit = hook;
+    return this;
+  }
+
   /** True once the training loop has ended without {@link #close()} asking it to: it trains no more. */
   public boolean hasFailed() {
     return failed;
@@ -197,7 +205,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   public void run() {
     try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(kafka.consumer(settings.groupId()),
             new StringDeserializer(), new ByteArrayDeserializer());
-        TransactionalOutput out = new TransactionalOutput(kafka, settings.transactionalId());
+        TransactionalOutput out = new TransactionalOutput(kafka, settings.transactionalId(), () -> beforeCommit.run());
         StepWorkers w = new StepWorkers(settings.trainThreads(), thread.getName(), stepFunction)) {
       consumer = c;
       output = out;
@@ -211,12 +219,16 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
           accept(record);
         }
         updateLag();
+        if (output.commitEnded()) {
+          settleCommit(); // a commit that failed while nothing else happened rewinds now
+        }
         List<MicroBatch> ready = batcher.takeReady(System.currentTimeMillis());
         if (!ready.isEmpty() || !pendingDeadLetters.isEmpty() || !pendingControls.isEmpty()
             || !holdoutChanged.isEmpty()) {
           commitCycle(ready);
         }
       }
+      settleCommit();
     } catch (WakeupException e) {
       if (running) {
         throw e;
@@ -326,20 +338,36 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     return state;
   }
 
-  /** Trains the ready micro-batches and commits their effects and the consumed offsets atomically. */
+  /**
+   * Trains the ready micro-batches and commits their effects and the consumed offsets atomically.
+   * The commit runs on {@link TransactionalOutput}'s commit thread and ends during the next cycle:
+   * that cycle's steps start while it is in flight (on the tenants' uncommitted weights), and the
+   * cycle sends nothing before it has ended. Should it fail, the next cycle's steps are thrown away
+   * with everything else uncommitted ({@link #rewind()}).
+   */
   private void commitCycle(List<MicroBatch> ready) {
+    long now = System.currentTimeMillis();
+    List<List<MicroBatch>> groups = fusedGroups(ready, settings.maxFusedRows());
+    // Controls train and apply in order before the ready batches, so those wait for them.
+    List<GroupStep> started = pendingControls.isEmpty() ? startSteps(groups, now) : List.of();
+    try {
+      waitForCommit();
+    } catch (KafkaException e) {
+      awaitQuietly(started);
+      recoverFromFailedTransaction(e);
+      return;
+    }
     KafkaProducer<String, byte[]> producer = output.producer();
     producer.beginTransaction();
     checkpointed.clear();
     try {
-      long now = System.currentTimeMillis();
       for (PendingControl control : pendingControls) {
         for (MicroBatch batch : control.before()) {
           trainGroup(List.of(batch), now);
         }
         applyControl(control, now);
       }
-      trainGroups(fusedGroups(ready, settings.maxFusedRows()), now);
+      finishSteps(started.isEmpty() ? startSteps(groups, now) : started, now);
       for (String tenant : holdoutChanged) {
         TenantState state = tenants.get(tenant);
         if (state != null && !checkpointed.contains(tenant)) {
@@ -347,21 +375,58 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
         }
       }
       pendingDeadLetters.forEach(producer::send);
-      long committing = System.nanoTime();
-      producer.sendOffsetsToTransaction(committableOffsets(), consumer.groupMetadata());
-      producer.commitTransaction();
-      metrics.trainerCommitSeconds.observe((System.nanoTime() - committing) / 1e9);
-      metrics.trainerLastCommit.set(System.currentTimeMillis() / 1000.0);
+      output.commitInBackground(committableOffsets(), consumer.groupMetadata());
       pendingDeadLetters.clear();
       pendingControls.clear();
       holdoutChanged.clear();
     } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
       throw e;
     } catch (KafkaException e) {
-      log.warn("transaction aborted, rewinding to the last commit: {}", e.toString());
-      retryWhileKafkaIsAway("aborting the failed transaction", output::abort);
-      retryWhileKafkaIsAway("rewinding to the last commit", this::rewind);
+      awaitQuietly(started);
+      recoverFromFailedTransaction(e);
     }
+  }
+
+  /**
+   * Waits for the commit in flight, if any, and counts it; a commit that failed is thrown (the
+   * transaction must then be aborted). The wait is the part of a commit the steps did not hide.
+   */
+  private void waitForCommit() {
+    long waiting = System.nanoTime();
+    try {
+      long took = output.awaitCommit();
+      if (took >= 0) {
+        metrics.trainerCommitSeconds.observe(took / 1e9);
+        metrics.trainerLastCommit.set(System.currentTimeMillis() / 1000.0);
+      }
+    } finally {
+      metrics.trainerCommitWaitSeconds.observe((System.nanoTime() - waiting) / 1e9);
+    }
+  }
+
+  /** Waits for the commit in flight, if any; should it have failed, aborts it and rewinds. */
+  private void settleCommit() {
+    if (!output.commitInFlight()) {
+      return;
+    }
+    try {
+      waitForCommit();
+    } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
+      throw e;
+    } catch (KafkaException e) {
+      recoverFromFailedTransaction(e);
+    }
+  }
+
+  /** After a transaction failed (fatal errors excepted): abort it and go back to the last commit. */
+  private void recoverFromFailedTransaction(KafkaException e) {
+    if (e instanceof ProducerFencedException || e instanceof OutOfOrderSequenceException
+        || e instanceof AuthorizationException) {
+      throw e;
+    }
+    log.warn("transaction aborted, rewinding to the last commit: {}", e.toString());
+    retryWhileKafkaIsAway("aborting the failed transaction", output::abort);
+    retryWhileKafkaIsAway("rewinding to the last commit", this::rewind);
   }
 
   /**
@@ -425,12 +490,11 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   }
 
   /**
-   * The cycle's fused groups: their steps run on the {@link StepWorkers} (several at once with
-   * more than one train thread; the groups' tenants are distinct), and this thread takes each
-   * group's outcome in order ({@link #afterGroupStep}), so the transaction's records come in the
-   * order of the groups whatever the threads. No step is still running when this returns or throws.
+   * Starts the fused steps of a cycle's groups on the {@link StepWorkers} (several at once with
+   * more than one train thread; the groups' tenants are distinct). {@link #finishSteps} takes their
+   * outcomes; {@link #awaitQuietly} waits for them when they are thrown away.
    */
-  private void trainGroups(List<List<MicroBatch>> groups, long now) {
+  private List<GroupStep> startSteps(List<List<MicroBatch>> groups, long now) {
     List<GroupStep> steps = new ArrayList<>(groups.size());
     try {
       for (List<MicroBatch> group : groups) {
@@ -438,13 +502,32 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
         step.result = workers.submit(step.batches, losses -> evaluateCandidates(step, losses, now));
         steps.add(step);
       }
+      return steps;
+    } catch (RuntimeException e) {
+      awaitQuietly(steps);
+      throw e;
+    }
+  }
+
+  /**
+   * Takes each started group's outcome in order ({@link #afterGroupStep}), so the transaction's
+   * records come in the order of the groups whatever the threads. No step is still running when
+   * this returns or throws.
+   */
+  private void finishSteps(List<GroupStep> steps, long now) {
+    try {
       for (GroupStep step : steps) {
         afterGroupStep(step, StepWorkers.await(step.result), now);
       }
     } finally {
-      for (GroupStep step : steps) {
-        StepWorkers.awaitQuietly(step.result);
-      }
+      awaitQuietly(steps);
+    }
+  }
+
+  /** Waits until every one of {@code steps} has ended, whatever its outcome. */
+  private static void awaitQuietly(List<GroupStep> steps) {
+    for (GroupStep step : steps) {
+      StepWorkers.awaitQuietly(step.result);
     }
   }
 
@@ -827,22 +910,43 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   private final class Rebalance implements ConsumerRebalanceListener {
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+      endCommitInFlight();
       forgetUncommitted();
     }
 
     @Override
     public void onPartitionsLost(Collection<TopicPartition> partitions) {
+      endCommitInFlight();
       forgetUncommitted();
     }
 
     @Override
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       assignedAtMillis = System.currentTimeMillis();
+      endCommitInFlight();
       forgetUncommitted();
       retryWhileKafkaIsAway("restoring the committed state", ContinualTrainer.this::restoreCommitted);
       log.info("trainer {} owns {} partitions; {} tenant checkpoints and {} kept versions known",
           settings.instanceId(), consumer.assignment().size(), checkpoints.tenants().size(),
           checkpoints.versions().size());
+    }
+  }
+
+  /**
+   * Before a change of assignment: the commit in flight ends (committed, or aborted when it failed),
+   * so the state restored afterwards is the one the group will see.
+   */
+  private void endCommitInFlight() {
+    if (!output.commitInFlight()) {
+      return;
+    }
+    try {
+      waitForCommit();
+    } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
+      throw e;
+    } catch (KafkaException e) {
+      log.warn("transaction aborted before a rebalance: {}", e.toString());
+      retryWhileKafkaIsAway("aborting the failed transaction", output::abort);
     }
   }
 

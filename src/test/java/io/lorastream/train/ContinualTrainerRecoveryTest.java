@@ -18,9 +18,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.BeforeAll;
@@ -84,6 +87,62 @@ class ContinualTrainerRecoveryTest {
       List<AdapterSnapshot> versions = TopicProbe.readUntil(kafka, interrupted.adapters().name(),
           r -> r.size() >= 4, Duration.ofSeconds(10)).stream().map(ContinualTrainerRecoveryTest::decode).toList();
       assertThat(versions).extracting(AdapterSnapshot::getExamplesSeen).containsExactly(2L, 4L, 6L, 8L);
+    }
+  }
+
+  /**
+   * A cycle's commit runs while the next cycle's step trains on the weights it commits. Forced to
+   * fail at that moment, the commit is aborted, the step thrown away, and the trainer goes back to
+   * the commit before: the weights and the versions are those of a run whose commits all succeeded.
+   */
+  @Test
+  void commitFailingWhileTheNextStepRunsLosesAndRepeatsNothing() throws Exception {
+    KafkaSettings kafka = KAFKA.settings();
+    Topics failing = new Topics("failing-commit.");
+    Topics succeeding = new Topics("succeeding-commit.");
+    TopicAdmin.ensureTopics(kafka, failing);
+    TopicAdmin.ensureTopics(kafka, succeeding);
+
+    try (BaseModel base = BaseModel.load(modelDir)) {
+      produce(kafka, failing, 0, 8); // 4 micro-batches of one tenant: one a cycle
+      AtomicInteger stepsStarted = new AtomicInteger();
+      AtomicInteger commits = new AtomicInteger();
+      AtomicBoolean stepRanDuringFailingCommit = new AtomicBoolean();
+      Metrics metrics = Metrics.create();
+      AdapterSnapshot recovered;
+      ContinualTrainer.StepFunction counting = group -> {
+        stepsStarted.incrementAndGet();
+        return ContinualTrainer.fusedStep(group);
+      };
+      try (ContinualTrainer trainer = new ContinualTrainer(base, kafka, failing, failing.cleanExamples().name(),
+          SETTINGS.withInstanceId("failing"), metrics, counting).beforeEachCommit(() -> {
+            if (commits.incrementAndGet() == 2) { // the cycle of examples 2-3
+              long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+              while (stepsStarted.get() < 3 && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+              }
+              stepRanDuringFailingCommit.set(stepsStarted.get() >= 3); // examples 4-5, on top of 2-3
+              throw new KafkaException("commit failed on purpose");
+            }
+          }).start()) {
+        recovered = awaitExamplesSeen(kafka, failing, 8);
+      }
+
+      produce(kafka, succeeding, 0, 8);
+      AdapterSnapshot straight;
+      try (ContinualTrainer only = trainer(base, kafka, succeeding, "succeeding")) {
+        straight = awaitExamplesSeen(kafka, succeeding, 8);
+      }
+
+      assertThat(stepRanDuringFailingCommit).as("the next cycle's step ran while the commit was in flight").isTrue();
+      // Steps: 0-1, 2-3, 4-5 (thrown away), then 2-3, 4-5, 6-7 again after the rewind.
+      assertThat(stepsStarted.get()).isEqualTo(6);
+      assertThat(recovered.getWeightsSha256()).isEqualTo(straight.getWeightsSha256());
+      assertThat(recovered.getVersion()).isEqualTo(4);
+      List<AdapterSnapshot> versions = TopicProbe.readUntil(kafka, failing.adapters().name(),
+          r -> r.size() >= 4, Duration.ofSeconds(10)).stream().map(ContinualTrainerRecoveryTest::decode).toList();
+      assertThat(versions).extracting(AdapterSnapshot::getExamplesSeen).containsExactly(2L, 4L, 6L, 8L);
+      assertThat(metrics.trainerCommitWaitSeconds.collect().getDataPoints().get(0).getCount()).isPositive();
     }
   }
 
