@@ -7,7 +7,6 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.WeakHashMap;
 
@@ -48,6 +47,7 @@ public final class CausalLm {
   private final DataType compute; // the number type of weights and activations
   private final boolean nativeAttention; // decode steps' attention through NativeAttention
   private final boolean nativeLayers; // element-wise parts of passes without gradients through NativeLayerOps
+  private final AttentionMasks masks;
 
   public CausalLm(BaseModel base) {
     this(base, true);
@@ -64,11 +64,21 @@ public final class CausalLm {
 
   /** As {@link #CausalLm(BaseModel, boolean)}, the two kinds of kernels chosen apart. */
   CausalLm(BaseModel base, boolean nativeAttention, boolean nativeLayers) {
+    this(base, nativeAttention, nativeLayers, base.manager().getDevice().isGpu());
+  }
+
+  /**
+   * As {@link #CausalLm(BaseModel, boolean, boolean)}, and where the attention masks are made:
+   * computed on the model's device (a GPU's way, to compare on the CPU) or filled on the host.
+   */
+  CausalLm(BaseModel base, boolean nativeAttention, boolean nativeLayers, boolean masksOnDevice) {
     this.base = base;
     this.compute = base.precision().dataType();
     boolean f32 = !base.precision().isHalf();
     this.nativeAttention = nativeAttention && f32 && NativeKernels.available();
     this.nativeLayers = nativeLayers && f32 && NativeKernels.available();
+    this.masks = new AttentionMasks(base.config().numAttentionHeads() / base.config().numKeyValueHeads(), compute,
+        f32 ? MASKED : MASKED_F16, masksOnDevice);
   }
 
   public BaseModel base() {
@@ -131,8 +141,7 @@ public final class CausalLm {
     for (int t = 0; t < time; t++) {
       positions[t] = start + t;
     }
-    float[] mask = causalMask(1, time, start + time, new int[] {0}, start);
-    return inputs(m, positions, 1, time, mask, start + time);
+    return new Inputs(positions, 1, time, masks.causal(m, 1, time, start + time, new int[] {0}, start), null);
   }
 
   /**
@@ -193,7 +202,7 @@ public final class CausalLm {
       checkPositions(positions[i] + 1);
       rowPositions[i] = positions[i];
     }
-    return inputs(tokenIds.getManager(), rowPositions, batch, time, packedMask(batch, time, attendFrom), time);
+    return new Inputs(rowPositions, batch, time, masks.packed(tokenIds.getManager(), batch, time, attendFrom), null);
   }
 
   /**
@@ -313,53 +322,10 @@ public final class CausalLm {
     // each row's first slot replaces the mask.
     if (cache != null && time == 1 && nativeAttention && NativeKernels.fits(tokenIds.getManager())) {
       int[] firstSlots = firstSlot == null ? new int[batch] : firstSlot.clone();
-      return inputs(tokenIds.getManager(), rowPositions, distinct, time, null, slots, firstSlots);
+      return new Inputs(rowPositions, distinct, time, null, firstSlots);
     }
-    float[] mask = causalMask(distinct, time, slots, first, held);
-    return inputs(tokenIds.getManager(), rowPositions, distinct, time, mask, slots, null);
-  }
-
-  /**
-   * The attention mask (R, 1, n·T, S) in the grouped-query layout of {@link #layers}: row
-   * {@code j·T + t} is query head j of a key/value head at time t, so it depends on t only. Query
-   * t of row r sees slots {@code firstSlot[r] .. held + t}.
-   */
-  private float[] causalMask(int rows, int time, int slots, int[] firstSlot, int held) {
-    int group = base.config().numAttentionHeads() / base.config().numKeyValueHeads();
-    float[] mask = new float[rows * group * time * slots];
-    Arrays.fill(mask, MASKED);
-    for (int r = 0; r < rows; r++) {
-      for (int t = 0; t < time; t++) {
-        int from = Math.max(0, firstSlot[r]);
-        int to = Math.min(slots, held + t + 1);
-        for (int j = 0; j < group; j++) {
-          int row = ((r * group + j) * time + t) * slots;
-          if (to > from) {
-            Arrays.fill(mask, row + from, row + to, 0f);
-          }
-        }
-      }
-    }
-    return mask;
-  }
-
-  /**
-   * The attention mask (B, 1, n·T, T) of packed rows, in the layout of {@link #causalMask}: query
-   * t of row b sees slots {@code attendFrom[b·T + t]} .. t.
-   */
-  private float[] packedMask(int rows, int time, int[] attendFrom) {
-    int group = base.config().numAttentionHeads() / base.config().numKeyValueHeads();
-    float[] mask = new float[rows * group * time * time];
-    Arrays.fill(mask, MASKED);
-    for (int r = 0; r < rows; r++) {
-      for (int t = 0; t < time; t++) {
-        for (int j = 0; j < group; j++) {
-          int row = ((r * group + j) * time + t) * time;
-          Arrays.fill(mask, row + attendFrom[r * time + t], row + t + 1, 0f);
-        }
-      }
-    }
-    return mask;
+    NDArray mask = masks.causal(tokenIds.getManager(), distinct, time, slots, first, held);
+    return new Inputs(rowPositions, distinct, time, mask, null);
   }
 
   /**
@@ -367,31 +333,13 @@ public final class CausalLm {
    *
    * @param positions (R · T) each token's position (left padding at 0: it is masked), R =
    *     positionRows: 1 when every row shares its positions, else B
-   * @param mask the attention mask, broadcastable to (B, KV, n·T, S); null when the native decode
+   * @param mask the attention mask ({@link AttentionMasks}), broadcastable to (B, KV, n·T, S); null when the native decode
    *     attention runs instead
    * @param firstSlots (B) each row's first attended cache slot, for the native decode attention;
    *     null where the mask says it
    */
   private record Inputs(long[] positions, int positionRows, int time, NDArray mask, int[] firstSlots) {}
 
-  private Inputs inputs(NDManager m, long[] positions, int rows, int time, float[] mask, int slots) {
-    return inputs(m, positions, rows, time, mask, slots, null);
-  }
-
-  private Inputs inputs(NDManager m, long[] positions, int rows, int time, float[] mask, int slots,
-      int[] firstSlots) {
-    int group = base.config().numAttentionHeads() / base.config().numKeyValueHeads();
-    if (mask != null && compute == DataType.FLOAT16) {
-      for (int i = 0; i < mask.length; i++) {
-        mask[i] = Math.max(mask[i], MASKED_F16);
-      }
-    }
-    NDArray maskArray = mask == null ? null : m.create(mask, new Shape(rows, 1, (long) group * time, slots));
-    if (maskArray != null && compute != DataType.FLOAT32) {
-      maskArray = maskArray.toType(compute, false); // no gradient flows into the mask
-    }
-    return new Inputs(positions, rows, time, maskArray, firstSlots);
-  }
 
   /**
    * The element-wise operations of a pass over {@code x} (the embedded tokens): the native
