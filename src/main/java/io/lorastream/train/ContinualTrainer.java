@@ -220,7 +220,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
         }
         updateLag();
         if (output.commitEnded()) {
-          settleCommit(); // a commit that failed while nothing else happened rewinds now
+          settleCommit(true); // a commit that failed while nothing else happened rewinds now
         }
         List<MicroBatch> ready = batcher.takeReady(System.currentTimeMillis());
         if (!ready.isEmpty() || !pendingDeadLetters.isEmpty() || !pendingControls.isEmpty()
@@ -228,7 +228,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
           commitCycle(ready);
         }
       }
-      settleCommit();
+      settleCommit(true);
     } catch (WakeupException e) {
       if (running) {
         throw e;
@@ -357,10 +357,10 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       recoverFromFailedTransaction(e);
       return;
     }
-    KafkaProducer<String, byte[]> producer = output.producer();
-    producer.beginTransaction();
     checkpointed.clear();
     try {
+      KafkaProducer<String, byte[]> producer = output.producer();
+      producer.beginTransaction();
       for (PendingControl control : pendingControls) {
         for (MicroBatch batch : control.before()) {
           trainGroup(List.of(batch), now);
@@ -404,29 +404,40 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     }
   }
 
-  /** Waits for the commit in flight, if any; should it have failed, aborts it and rewinds. */
-  private void settleCommit() {
+  /**
+   * Waits for the commit in flight, if any. One that failed is aborted, and with {@code rewind}
+   * the trainer goes back to the last commit (a change of assignment restores that state itself).
+   */
+  private void settleCommit(boolean rewind) {
     if (!output.commitInFlight()) {
       return;
     }
     try {
       waitForCommit();
-    } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
-      throw e;
     } catch (KafkaException e) {
-      recoverFromFailedTransaction(e);
+      if (rewind) {
+        recoverFromFailedTransaction(e);
+      } else {
+        abortFailedTransaction(e);
+      }
     }
   }
 
   /** After a transaction failed (fatal errors excepted): abort it and go back to the last commit. */
   private void recoverFromFailedTransaction(KafkaException e) {
+    abortFailedTransaction(e);
+    log.warn("rewinding to the last commit");
+    retryWhileKafkaIsAway("rewinding to the last commit", this::rewind);
+  }
+
+  /** Aborts a failed transaction; fencing and authorization errors are fatal and passed on. */
+  private void abortFailedTransaction(KafkaException e) {
     if (e instanceof ProducerFencedException || e instanceof OutOfOrderSequenceException
         || e instanceof AuthorizationException) {
       throw e;
     }
-    log.warn("transaction aborted, rewinding to the last commit: {}", e.toString());
+    log.warn("transaction failed, aborting it: {}", e.toString());
     retryWhileKafkaIsAway("aborting the failed transaction", output::abort);
-    retryWhileKafkaIsAway("rewinding to the last commit", this::rewind);
   }
 
   /**
@@ -910,43 +921,25 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   private final class Rebalance implements ConsumerRebalanceListener {
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-      endCommitInFlight();
+      settleCommit(false); // the state restored next must be the one the group sees
       forgetUncommitted();
     }
 
     @Override
     public void onPartitionsLost(Collection<TopicPartition> partitions) {
-      endCommitInFlight();
+      settleCommit(false); // the state restored next must be the one the group sees
       forgetUncommitted();
     }
 
     @Override
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       assignedAtMillis = System.currentTimeMillis();
-      endCommitInFlight();
+      settleCommit(false); // the state restored next must be the one the group sees
       forgetUncommitted();
       retryWhileKafkaIsAway("restoring the committed state", ContinualTrainer.this::restoreCommitted);
       log.info("trainer {} owns {} partitions; {} tenant checkpoints and {} kept versions known",
           settings.instanceId(), consumer.assignment().size(), checkpoints.tenants().size(),
           checkpoints.versions().size());
-    }
-  }
-
-  /**
-   * Before a change of assignment: the commit in flight ends (committed, or aborted when it failed),
-   * so the state restored afterwards is the one the group will see.
-   */
-  private void endCommitInFlight() {
-    if (!output.commitInFlight()) {
-      return;
-    }
-    try {
-      waitForCommit();
-    } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
-      throw e;
-    } catch (KafkaException e) {
-      log.warn("transaction aborted before a rebalance: {}", e.toString());
-      retryWhileKafkaIsAway("aborting the failed transaction", output::abort);
     }
   }
 
