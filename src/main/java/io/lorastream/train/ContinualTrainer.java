@@ -86,7 +86,9 @@ import org.slf4j.LoggerFactory;
  * oldest example still buffered, so a crash re-reads buffered examples; examples re-read that a
  * tenant already trained on (its checkpoint's trained-through offsets) are skipped. A failed
  * transaction rewinds to the committed state: tenant states from checkpoints, positions from the
- * committed offsets.
+ * committed offsets. A cycle's commit runs on its own thread while the next cycle's steps run on
+ * the weights it commits; that cycle sends nothing before the commit has ended, and its steps are
+ * thrown away with the rest if the commit fails ({@link #commitCycle}).
  */
 public final class ContinualTrainer implements Runnable, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ContinualTrainer.class);
@@ -916,25 +918,26 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   /**
    * Tenants move with their partitions. Any change of assignment rewinds this instance to the
    * committed state (whatever the rebalance protocol), so a tenant always resumes from the
-   * checkpoint its previous owner committed.
+   * checkpoint its previous owner committed. The commit in flight ends first (committed, or aborted
+   * when it failed), so the state restored is the one the group sees.
    */
   private final class Rebalance implements ConsumerRebalanceListener {
     @Override
     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-      settleCommit(false); // the state restored next must be the one the group sees
+      settleCommit(false);
       forgetUncommitted();
     }
 
     @Override
     public void onPartitionsLost(Collection<TopicPartition> partitions) {
-      settleCommit(false); // the state restored next must be the one the group sees
+      settleCommit(false);
       forgetUncommitted();
     }
 
     @Override
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       assignedAtMillis = System.currentTimeMillis();
-      settleCommit(false); // the state restored next must be the one the group sees
+      settleCommit(false);
       forgetUncommitted();
       retryWhileKafkaIsAway("restoring the committed state", ContinualTrainer.this::restoreCommitted);
       log.info("trainer {} owns {} partitions; {} tenant checkpoints and {} kept versions known",
