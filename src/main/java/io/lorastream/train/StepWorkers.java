@@ -69,7 +69,7 @@ final class StepWorkers implements AutoCloseable {
   /** The step's result; whatever else it threw is thrown here, on the caller's thread. */
   static Result await(Future<Result> step) {
     try {
-      return awaitUninterruptibly(step);
+      return Futures.getUninterruptibly(step);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       if (cause instanceof RuntimeException runtime) {
@@ -85,30 +85,9 @@ final class StepWorkers implements AutoCloseable {
   /** Waits until the step has ended, whatever its outcome. */
   static void awaitQuietly(Future<Result> step) {
     try {
-      awaitUninterruptibly(step);
+      Futures.getUninterruptibly(step);
     } catch (ExecutionException e) {
       // Its outcome was reported by await, or does not matter any more.
-    }
-  }
-
-  /**
-   * Waits for the step without giving up on an interrupt (the step would still be using its
-   * tenants' adapters), then restores the interrupt flag.
-   */
-  private static Result awaitUninterruptibly(Future<Result> step) throws ExecutionException {
-    boolean interrupted = false;
-    try {
-      while (true) {
-        try {
-          return step.get();
-        } catch (InterruptedException e) {
-          interrupted = true;
-        }
-      }
-    } finally {
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
     }
   }
 

@@ -106,25 +106,14 @@ final class TransactionalOutput implements AutoCloseable {
       return -1;
     }
     Future<Long> ending = commit;
-    boolean interrupted = false;
+    commit = null;
     try {
-      while (true) {
-        try {
-          return ending.get();
-        } catch (InterruptedException e) {
-          interrupted = true; // the commit goes on whatever this thread does: its outcome is needed
-        }
-      }
+      return Futures.getUninterruptibly(ending); // the commit goes on whatever this thread does
     } catch (ExecutionException e) {
       if (e.getCause() instanceof RuntimeException runtime) {
         throw runtime;
       }
       throw new KafkaException("the commit failed", e.getCause());
-    } finally {
-      commit = null;
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
     }
   }
 
