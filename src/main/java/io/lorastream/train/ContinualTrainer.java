@@ -1,11 +1,7 @@
 package io.lorastream.train;
 
-import io.lorastream.avro.AdapterCheckpoint;
-import io.lorastream.avro.AdapterControl;
 import io.lorastream.avro.AdapterSnapshot;
-import io.lorastream.avro.PublishedVersion;
 import io.lorastream.avro.TrainingExample;
-import io.lorastream.contract.Bytes;
 import io.lorastream.contract.AvroCodec;
 import io.lorastream.contract.CodecException;
 import io.lorastream.contract.ExampleRules;
@@ -13,26 +9,18 @@ import io.lorastream.contract.Splits;
 import io.lorastream.kafka.KafkaSettings;
 import io.lorastream.kafka.Topics;
 import io.lorastream.metrics.Metrics;
-import io.lorastream.contract.Sha256;
 import io.lorastream.model.BaseModel;
 import io.lorastream.model.FusedLoraTrainer;
-import io.lorastream.model.LoraConfig;
 import io.lorastream.model.LoraTrainer;
 import io.lorastream.model.TrainingPair;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.Future;
 import java.util.function.Consumer;
@@ -40,8 +28,6 @@ import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.Header;
@@ -89,6 +75,12 @@ import org.slf4j.LoggerFactory;
  * committed offsets. A cycle's commit runs on its own thread while the next cycle's steps run on
  * the weights it commits; that cycle sends nothing before the commit has ended, and its steps are
  * thrown away with the rest if the commit fails ({@link #commitCycle}).
+ *
+ * <p>Its parts: {@link LiveTenants} (the tenants' states in memory), {@link MicroBatcher} (the
+ * examples waiting for their micro-batch), {@link StepWorkers} (the train threads),
+ * {@link QualityGate}, {@link CycleRecords} (what a cycle's transaction holds besides the offsets),
+ * {@link PendingControls} (rollbacks and imports), {@link TransactionalOutput} (the transactions and
+ * their commits) and {@link CommittableOffsets}.
  */
 public final class ContinualTrainer implements Runnable, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ContinualTrainer.class);
@@ -103,13 +95,11 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   private final Metrics metrics;
   private final TenantStates states;
   private final MicroBatcher batcher;
-  private final Map<String, TenantState> tenants = new HashMap<>();
-  private final List<ProducerRecord<String, byte[]>> pendingDeadLetters = new ArrayList<>();
-  private final List<PendingControl> pendingControls = new ArrayList<>();
+  private final LiveTenants tenants;
+  private final CycleRecords records;
+  private final PendingControls controls;
   /** Tenants whose holdout set changed since their last checkpoint. */
   private final Set<String> holdoutChanged = new LinkedHashSet<>();
-  /** Tenants whose checkpoint the open transaction already holds. */
-  private final Set<String> checkpointed = new HashSet<>();
   private final StepFunction stepFunction;
   private final QualityGate gate;
   /** Runs on the commit thread before each commit; tests fail commits with it. */
@@ -117,7 +107,6 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   /** Told the tenant of each candidate the gate evaluates, on the evaluating thread; tests observe with it. */
   private volatile Consumer<String> gateObserver = tenant -> {};
   private final Rehearsal rehearsal;
-  private CommittedCheckpoints checkpoints = CommittedCheckpoints.NONE;
   private KafkaConsumer<String, byte[]> consumer;
   private TransactionalOutput output;
   private StepWorkers workers;
@@ -174,7 +163,10 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     this.settings = settings;
     this.metrics = metrics;
     this.states = new TenantStates(base, settings);
+    this.tenants = new LiveTenants(states, metrics);
+    this.records = new CycleRecords(topics, states, settings, metrics, () -> output.producer());
     this.gate = new QualityGate(base, settings);
+    this.controls = new PendingControls(tenants, states, records, metrics, this::evaluate);
     this.rehearsal = new Rehearsal(settings.rehearsalRatio());
     this.batcher = new MicroBatcher(settings.batchSize(), settings.batchMaxWait());
     this.thread = new Thread(this, "lorastream-trainer-" + settings.instanceId());
@@ -225,8 +217,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
           settleCommit(true); // a commit that failed while nothing else happened rewinds now
         }
         List<MicroBatch> ready = batcher.takeReady(System.currentTimeMillis());
-        if (!ready.isEmpty() || !pendingDeadLetters.isEmpty() || !pendingControls.isEmpty()
-            || !holdoutChanged.isEmpty()) {
+        if (!ready.isEmpty() || records.hasDeadLetters() || !controls.isEmpty() || !holdoutChanged.isEmpty()) {
           commitCycle(ready);
         }
       }
@@ -240,8 +231,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
           settings.instanceId(), e.toString());
     } finally {
       failed = running;
-      tenants.values().forEach(TenantState::close);
-      tenants.clear();
+      tenants.close();
       gate.close();
       log.info("trainer {} stopped", settings.instanceId());
     }
@@ -251,28 +241,28 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     TopicPartition partition = new TopicPartition(record.topic(), record.partition());
     Header control = record.headers().lastHeader(AdapterControls.HEADER);
     if (control != null) {
-      acceptControl(record, partition);
+      controls.accept(record, partition, batcher);
       return;
     }
     TrainingExample example;
     try {
       example = AvroCodec.TRAINING_EXAMPLE.decode(record.value());
     } catch (CodecException e) {
-      deadLetter(record, e.dlqReason());
+      records.deadLetter(record, e.dlqReason());
       return;
     }
     Optional<String> violation = ExampleRules.violation(record.key(), example);
     if (violation.isPresent()) {
-      deadLetter(record, violation.get());
+      records.deadLetter(record, violation.get());
       return;
     }
     if (Splits.isHoldout(example)) {
-      stateFor(example.getTenant()).keepHoldout(example);
+      tenants.get(example.getTenant()).keepHoldout(example);
       holdoutChanged.add(example.getTenant());
       metrics.trainerExamples.labelValues("holdout").inc();
       return;
     }
-    if (stateFor(example.getTenant()).alreadyTrained(partition, record.offset())) {
+    if (tenants.get(example.getTenant()).alreadyTrained(partition, record.offset())) {
       metrics.trainerExamples.labelValues("already-trained").inc();
       return;
     }
@@ -292,55 +282,6 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   }
 
   /**
-   * A control record: everything of its tenant buffered before it trains first (so the tenant's
-   * trained-through offset stays a clean boundary), then it applies, in this cycle.
-   */
-  private void acceptControl(ConsumerRecord<String, byte[]> record, TopicPartition partition) {
-    AdapterControl control;
-    try {
-      control = AdapterControls.CODEC.decode(record.value());
-    } catch (CodecException e) {
-      deadLetter(record, e.dlqReason());
-      return;
-    }
-    if (!control.getTenant().equals(record.key())) {
-      deadLetter(record, "tenant-mismatch: control record for tenant " + control.getTenant() + " under key "
-          + record.key());
-      return;
-    }
-    if (stateFor(control.getTenant()).alreadyTrained(partition, record.offset())) {
-      return;
-    }
-    pendingControls.add(new PendingControl(partition, record, control, batcher.drain(control.getTenant())));
-  }
-
-  private record PendingControl(TopicPartition partition, ConsumerRecord<String, byte[]> record,
-      AdapterControl control, List<MicroBatch> before) {}
-
-  private void deadLetter(ConsumerRecord<String, byte[]> record, String reason) {
-    deadLetter(record.key(), record.value(), reason);
-    log.warn("record at {}-{}@{} sent to the DLQ: {}", record.topic(), record.partition(), record.offset(), reason);
-  }
-
-  private void deadLetter(String key, byte[] value, String reason) {
-    metrics.trainerExamples.labelValues("rejected").inc();
-    ProducerRecord<String, byte[]> dead = new ProducerRecord<>(topics.dlq().name(), key, value);
-    dead.headers().add(Topics.ERROR_HEADER, reason.getBytes(StandardCharsets.UTF_8));
-    pendingDeadLetters.add(dead);
-  }
-
-  private TenantState stateFor(String tenant) {
-    TenantState state = tenants.get(tenant);
-    if (state == null) {
-      AdapterCheckpoint checkpoint = checkpoints.tenants().get(tenant);
-      state = checkpoint == null ? states.fresh(tenant) : states.restore(checkpoint, checkpoints.weightsOf(tenant));
-      tenants.put(tenant, state);
-      metrics.trainerTenants.set(tenants.size());
-    }
-    return state;
-  }
-
-  /**
    * Trains the ready micro-batches and commits their effects and the consumed offsets atomically.
    * The commit runs on {@link TransactionalOutput}'s commit thread and ends during the next cycle:
    * that cycle's steps start while it is in flight (on the tenants' uncommitted weights), and the
@@ -351,7 +292,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     long now = System.currentTimeMillis();
     List<List<MicroBatch>> groups = fusedGroups(ready, settings.maxFusedRows());
     // Controls train and apply in order before the ready batches, so those wait for them.
-    List<GroupStep> started = pendingControls.isEmpty() ? startSteps(groups, now) : List.of();
+    List<GroupStep> started = controls.isEmpty() ? startSteps(groups, now) : List.of();
     try {
       waitForCommit();
     } catch (KafkaException e) {
@@ -359,27 +300,19 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       recoverFromFailedTransaction(e);
       return;
     }
-    checkpointed.clear();
     try {
-      KafkaProducer<String, byte[]> producer = output.producer();
-      producer.beginTransaction();
-      for (PendingControl control : pendingControls) {
-        for (MicroBatch batch : control.before()) {
-          trainGroup(List.of(batch), now);
-        }
-        applyControl(control, now);
-      }
+      output.producer().beginTransaction();
+      records.transactionBegun();
+      controls.applyAll(batch -> trainGroup(List.of(batch), now), now);
       finishSteps(started.isEmpty() ? startSteps(groups, now) : started, now);
       for (String tenant : holdoutChanged) {
-        TenantState state = tenants.get(tenant);
-        if (state != null && !checkpointed.contains(tenant)) {
-          writeCheckpoint(state, state.adapter.toPeftSafetensors(), now);
+        TenantState state = tenants.getIfLive(tenant);
+        if (state != null && !records.checkpointed(tenant)) {
+          records.checkpoint(state, state.adapter.toPeftSafetensors(), now);
         }
       }
-      pendingDeadLetters.forEach(producer::send);
-      output.commitInBackground(committableOffsets(), consumer.groupMetadata());
-      pendingDeadLetters.clear();
-      pendingControls.clear();
+      records.sendDeadLetters();
+      output.commitInBackground(CommittableOffsets.of(consumer, batcher), consumer.groupMetadata());
       holdoutChanged.clear();
     } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
       throw e;
@@ -442,37 +375,9 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     retryWhileKafkaIsAway("aborting the failed transaction", output::abort);
   }
 
-  /**
-   * Runs {@code action} until it succeeds, waiting between tries (0.1 s, doubling, at most 5 s)
-   * while Kafka is unreachable, so a broker outage pauses the trainer instead of ending it. Fencing
-   * and authorization errors are fatal and passed on; so is anything once the trainer is closing.
-   */
+  /** {@link KafkaRetries#untilDone} while the trainer is not closing. */
   private void retryWhileKafkaIsAway(String what, Runnable action) {
-    long backoffMs = 100;
-    for (int attempt = 1; ; attempt++) {
-      try {
-        action.run();
-        if (attempt > 1) {
-          log.info("trainer {}: {} succeeded after {} attempts", settings.instanceId(), what, attempt);
-        }
-        return;
-      } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
-        throw e;
-      } catch (KafkaException | IllegalStateException e) {
-        if (!running) {
-          throw e;
-        }
-        log.warn("trainer {}: {} failed (attempt {}), retrying in {} ms: {}", settings.instanceId(), what, attempt,
-            backoffMs, e.toString());
-        try {
-          Thread.sleep(backoffMs);
-        } catch (InterruptedException interrupted) {
-          Thread.currentThread().interrupt();
-          throw e;
-        }
-        backoffMs = Math.min(backoffMs * 2, 5_000);
-      }
-    }
+    KafkaRetries.untilDone(settings.instanceId(), what, action, () -> running);
   }
 
   /**
@@ -596,7 +501,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     List<TenantState> members = new ArrayList<>(group.size());
     List<FusedLoraTrainer.TenantBatch> batches = new ArrayList<>(group.size());
     for (MicroBatch batch : group) {
-      TenantState state = stateFor(batch.tenant());
+      TenantState state = tenants.get(batch.tenant());
       members.add(state);
       batches.add(new FusedLoraTrainer.TenantBatch(state.trainer,
           rehearsal.mixInto(pairsOf(batch), state.tenant, state.examplesSeen),
@@ -644,7 +549,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     if (group.size() > 1 && !allFinite(losses)) {
       // Every tenant of the group took its step: all go back to the state before it, then train alone.
       log.warn("fused step of {} tenants gave a non-finite loss; training them one at a time", group.size());
-      members.forEach(this::backToLastCheckpoint);
+      members.forEach(tenants::backToLastCheckpoint);
       group.forEach(batch -> trainGroup(List.of(batch), now));
       return;
     }
@@ -691,7 +596,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     if (isPublishCandidate(state, state.stepsSincePublish, now)) {
       QualityGate.Evaluation evaluation = evaluated != null ? evaluated : evaluate(state);
       if (evaluation.gatedBy() == null) {
-        AdapterSnapshot snapshot = publish(state, weights, state.publishedVersion == 0 ? null : state.publishedVersion,
+        AdapterSnapshot snapshot = records.publish(state, weights, state.publishedVersion == 0 ? null : state.publishedVersion,
             evaluation, now);
         log.info("tenant {} v{}: {} examples, loss {}, holdout {}, canary {}", state.tenant, snapshot.getVersion(),
             batch.examples().size(), String.format("%.4f", loss), evaluation.holdoutLoss(), evaluation.canaryLoss());
@@ -701,7 +606,7 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
             state.examplesSeen, evaluation.gatedBy(), evaluation);
       }
     }
-    writeCheckpoint(state, weights, now);
+    records.checkpoint(state, weights, now);
   }
 
   /** Whether the tenant's weights are a publish candidate, {@code stepsSincePublish} steps after its last publish. */
@@ -709,49 +614,6 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     return stepsSincePublish >= settings.publishEverySteps()
         || state.publishedAt == null
         || now - state.publishedAt >= settings.publishMaxInterval().toMillis();
-  }
-
-  private AdapterSnapshot publish(TenantState state, byte[] weights, Long parentVersion, QualityGate.Evaluation evaluation,
-      long now) {
-    AdapterSnapshot snapshot = states.snapshot(state, weights, parentVersion, evaluation.holdoutLoss(),
-        evaluation.baseHoldoutLoss(), now);
-    output.producer().send(new ProducerRecord<>(topics.adapters().name(), state.tenant,
-        AvroCodec.ADAPTER_SNAPSHOT.encode(snapshot)));
-    state.publishedVersion = snapshot.getVersion();
-    state.rememberVersion(new PublishedVersion(snapshot.getVersion(), ByteBuffer.wrap(weights),
-        snapshot.getWeightsSha256(), state.examplesSeen, Instant.ofEpochMilli(now)), settings.keptVersions());
-    if (evaluation.holdoutRows().length > 0) {
-      state.holdoutLosses.put(snapshot.getVersion(), evaluation.holdoutExamples(), evaluation.holdoutRows());
-    }
-    state.stepsSincePublish = 0;
-    state.publishedAt = now;
-    metrics.snapshotsPublished.inc();
-    return snapshot;
-  }
-
-  /**
-   * Sends the tenant's checkpoint into the open transaction, with the weights records of versions
-   * published since its last checkpoint and tombstones for the versions it no longer keeps.
-   */
-  private void writeCheckpoint(TenantState state, byte[] weights, long now) {
-    String topic = topics.checkpoints().name();
-    Long weightsVersion = null;
-    for (PublishedVersion version : state.unwrittenVersions()) {
-      output.producer().send(new ProducerRecord<>(topic, Topics.keptVersionKey(state.tenant, version.getVersion()),
-          AvroCodec.KEPT_VERSION.encode(TenantStates.keptVersion(state.tenant, version))));
-      if (version.getWeights().hasArray() && version.getWeights().array() == weights) {
-        weightsVersion = version.getVersion(); // published in this step: its record holds the weights
-      }
-    }
-    for (long dropped : state.droppedVersions()) {
-      output.producer().send(new ProducerRecord<>(topic, Topics.keptVersionKey(state.tenant, dropped), null));
-    }
-    state.versionRecordsWritten();
-    AdapterCheckpoint checkpoint = states.checkpoint(state, weights, weightsVersion, now);
-    output.producer().send(new ProducerRecord<>(topics.checkpoints().name(), state.tenant,
-        AvroCodec.ADAPTER_CHECKPOINT.encode(checkpoint)));
-    state.lastCheckpoint = checkpoint;
-    checkpointed.add(state.tenant);
   }
 
   /**
@@ -762,129 +624,18 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
     metrics.trainerNonFiniteSteps.inc();
     log.warn("tenant {}: step on {} examples gave loss {}; back to its last checkpoint, the batch goes to the DLQ",
         state.tenant, batch.examples().size(), loss);
-    TenantState restored = backToLastCheckpoint(state);
+    TenantState restored = tenants.backToLastCheckpoint(state);
     for (PendingExample p : batch.examples()) {
       restored.markHandled(p.partition(), p.offset());
-      deadLetter(state.tenant, AvroCodec.TRAINING_EXAMPLE.encode(p.example()), "non-finite-loss: the training step on "
+      records.deadLetter(state.tenant, AvroCodec.TRAINING_EXAMPLE.encode(p.example()), "non-finite-loss: the training step on "
           + "this example's batch gave loss " + loss);
       metrics.trainerExamples.labelValues("non-finite").inc();
     }
-    writeCheckpoint(restored, restored.adapter.toPeftSafetensors(), now);
+    records.checkpoint(restored, restored.adapter.toPeftSafetensors(), now);
   }
 
-  /**
-   * Replaces the tenant's state by its last checkpoint (fresh when it has none), keeping what lives
-   * beside the weights (holdout set, published versions, newest event time trained on).
-   */
-  private TenantState backToLastCheckpoint(TenantState state) {
-    // The kept versions' weights are in memory (and carried over below): no need to read them back.
-    KeptVersionWeights inMemory =
-        version -> state.recentVersion(version).map(v -> TenantStates.keptVersion(state.tenant, v));
-    TenantState restored = state.lastCheckpoint == null ? states.fresh(state.tenant)
-        : states.restore(state.lastCheckpoint, inMemory);
-    restored.copyEvaluationStateFrom(state);
-    restored.newestEventTime = state.newestEventTime;
-    state.close();
-    tenants.put(state.tenant, restored);
-    return restored;
-  }
-
-  /** Applies a rollback or import: new weights, fresh optimizer, published at once as the next version. */
-  private void applyControl(PendingControl pending, long now) {
-    AdapterControl control = pending.control();
-    String action = control.getAction().name().toLowerCase(Locale.ROOT);
-    TenantState state = stateFor(control.getTenant());
-    byte[] weights;
-    LoraConfig lora;
-    Long parent;
-    switch (control.getAction()) {
-      case ROLLBACK -> {
-        Optional<PublishedVersion> version = state.recentVersion(control.getToVersion());
-        if (version.isEmpty()) {
-          rejectControl(state, pending, action, now, "unknown-version: tenant " + state.tenant + " keeps versions "
-              + state.recentVersions().stream().map(PublishedVersion::getVersion).toList() + ", not "
-              + control.getToVersion());
-          return;
-        }
-        weights = Bytes.of(version.get().getWeights());
-        lora = state.adapter.config();
-        parent = control.getToVersion();
-      }
-      case IMPORT -> {
-        weights = control.getWeights() == null ? null : Bytes.of(control.getWeights());
-        try {
-          lora = AdapterControls.importableConfig(control.getPeftConfigJson());
-        } catch (RuntimeException e) {
-          rejectControl(state, pending, action, now, "invalid-adapter: " + e.getMessage());
-          return;
-        }
-        parent = null;
-      }
-      default -> throw new IllegalStateException("unknown control action " + control.getAction());
-    }
-    TenantState next;
-    try {
-      if (weights == null) {
-        throw new IllegalArgumentException("no weights");
-      }
-      next = states.withWeights(state, weights, lora);
-    } catch (RuntimeException e) {
-      rejectControl(state, pending, action, now, "invalid-adapter: " + e.getMessage());
-      return;
-    }
-    state.close();
-    tenants.put(next.tenant, next);
-    next.markHandled(pending.partition(), pending.record().offset());
-    byte[] canonical = next.adapter.toPeftSafetensors();
-    QualityGate.Evaluation evaluation = evaluate(next);
-    // An operator's explicit choice: published whatever the gate says.
-    AdapterSnapshot snapshot = publish(next, canonical, parent, evaluation, now);
-    writeCheckpoint(next, canonical, now);
-    metrics.trainerControls.labelValues(action, "applied").inc();
-    log.info("tenant {} v{}: {} applied (request {}), weights {}", next.tenant, snapshot.getVersion(), action,
-        control.getRequestId(), Sha256.hex(canonical));
-  }
-
-  private void rejectControl(TenantState state, PendingControl pending, String action, long now, String reason) {
-    metrics.trainerControls.labelValues(action, "rejected").inc();
-    deadLetter(pending.record(), reason);
-    state.markHandled(pending.partition(), pending.record().offset());
-    writeCheckpoint(state, state.adapter.toPeftSafetensors(), now);
-  }
-
-  /** Per assigned partition: the oldest buffered offset, or the position when nothing is buffered. */
-  private Map<TopicPartition, OffsetAndMetadata> committableOffsets() {
-    Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
-    for (TopicPartition partition : consumer.assignment()) {
-      offsets.put(partition, new OffsetAndMetadata(committableOffset(partition)));
-    }
-    return offsets;
-  }
-
-  private long committableOffset(TopicPartition partition) {
-    OptionalLong oldest = batcher.oldestOffset(partition);
-    return oldest.isPresent() ? oldest.getAsLong() : consumer.position(partition);
-  }
-
-  /**
-   * The consumer-lag gauge: per assigned partition, the end offset (last stable offset: the input
-   * is read read_committed) minus the committable offset, so examples read and buffered but not yet
-   * trained count too. Uses only what the consumer already knows (no request to the broker);
-   * partitions whose end it has not learnt yet are left out.
-   */
   private void updateLag() {
-    long records = 0;
-    try {
-      for (TopicPartition partition : consumer.assignment()) {
-        OptionalLong lag = consumer.currentLag(partition);
-        if (lag.isPresent()) {
-          records += consumer.position(partition) + lag.getAsLong() - committableOffset(partition);
-        }
-      }
-    } catch (KafkaException e) {
-      return;
-    }
-    metrics.trainerConsumerLag.set(records);
+    CommittableOffsets.lag(consumer, batcher).ifPresent(metrics.trainerConsumerLag::set);
   }
 
   /** Back to the last committed state: drop memory, reload checkpoints, re-read from committed offsets. */
@@ -894,16 +645,15 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
   }
 
   private void forgetUncommitted() {
-    pendingDeadLetters.clear();
-    pendingControls.clear();
+    records.forgetUncommitted();
+    controls.forgetUncommitted();
     holdoutChanged.clear();
     batcher.clear();
-    tenants.values().forEach(TenantState::close);
-    tenants.clear();
+    tenants.forgetAll();
   }
 
   private void restoreCommitted() {
-    checkpoints = CheckpointReader.readAll(kafka, topics.checkpoints().name(), CHECKPOINT_READ_TIMEOUT);
+    tenants.useCommitted(CheckpointReader.readAll(kafka, topics.checkpoints().name(), CHECKPOINT_READ_TIMEOUT));
     Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(consumer.assignment());
     for (TopicPartition partition : consumer.assignment()) {
       OffsetAndMetadata offset = committed.get(partition);
@@ -941,8 +691,8 @@ public final class ContinualTrainer implements Runnable, AutoCloseable {
       forgetUncommitted();
       retryWhileKafkaIsAway("restoring the committed state", ContinualTrainer.this::restoreCommitted);
       log.info("trainer {} owns {} partitions; {} tenant checkpoints and {} kept versions known",
-          settings.instanceId(), consumer.assignment().size(), checkpoints.tenants().size(),
-          checkpoints.versions().size());
+          settings.instanceId(), consumer.assignment().size(), tenants.committed().tenants().size(),
+          tenants.committed().versions().size());
     }
   }
 
